@@ -1,0 +1,88 @@
+/* meshgpt: the command line front end of libmeshgpt. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: meshgpt <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  devices              list the Vulkan devices and the CPU reference backend\n"
+            "  bench ops            time every op on the device and on the CPU reference\n"
+            "  version              print the library version\n"
+            "\n"
+            "common options:\n"
+            "  -d, --device DEVICE  auto (default), cpu, a device index, or part of a device name;\n"
+            "                       MESHGPT_DEVICE sets the default\n"
+            "  --validation         enable the Khronos validation layer (MESHGPT_VALIDATION=1)\n"
+            "  -v, --verbose        log informational messages to stderr\n"
+            "\n"
+            "`meshgpt <command> --help` describes a command.\n");
+}
+
+bool cli_parse_common(int argc, char **argv, int *i, cli_common *common, bool *error)
+{
+    const char *arg = argv[*i];
+    if (strcmp(arg, "-d") == 0 || strcmp(arg, "--device") == 0) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "meshgpt: %s needs a value (auto, cpu, an index or a name)\n", arg);
+            *error = true;
+            return true;
+        }
+        common->device = argv[++*i];
+        return true;
+    }
+    if (strncmp(arg, "--device=", 9) == 0) {
+        common->device = arg + 9;
+        return true;
+    }
+    if (strcmp(arg, "--validation") == 0) {
+        common->validation = true;
+        return true;
+    }
+    if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
+        common->verbose = true;
+        return true;
+    }
+    return false;
+}
+
+mg_context *cli_open_context(const cli_common *common)
+{
+    mg_context_params params = mg_context_default_params();
+    params.device = common->device;
+    params.enable_validation = common->validation;
+    params.log_level = common->verbose ? MG_LOG_INFO : MG_LOG_WARN;
+    mg_context *ctx = NULL;
+    char error[1024];
+    mg_status status = mg_context_create(&params, &ctx, error, sizeof error);
+    if (status != MG_OK) {
+        /* The library already logged the message to stderr. */
+        (void)error;
+        return NULL;
+    }
+    return ctx;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
+        printf("meshgpt %s\n", mg_version());
+        return 0;
+    }
+    if (strcmp(command, "devices") == 0)
+        return cmd_devices(argc - 1, argv + 1);
+    if (strcmp(command, "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
+    usage(stderr);
+    return 2;
+}

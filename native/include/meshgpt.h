@@ -1,0 +1,234 @@
+/*
+ * meshgpt.h: the one public C API of libmeshgpt.
+ *
+ * MeshGPT (arXiv 2311.15475) on any Vulkan GPU, with a plain-C CPU reference
+ * of every operation as the fallback where no GPU exists.
+ *
+ * Conventions (see README.md, "C API"):
+ *  - every public name starts with mg_ / MG_; handles are opaque;
+ *  - every fallible function returns an mg_status; MG_OK is zero;
+ *  - the message of the last error on a handle is read with mg_context_last_error();
+ *    functions that have no handle yet take an optional (error, error_size) buffer;
+ *  - the library never aborts, exits or prints to stdout: diagnostics go to the
+ *    log callback given at context creation (default: warnings and errors to stderr);
+ *  - parameter structs come with mg_*_default_params() and are passed by pointer;
+ *  - outputs are owned by the caller and freed with the matching mg_*_free().
+ */
+#ifndef MESHGPT_H
+#define MESHGPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(MESHGPT_BUILDING_LIBRARY)
+#    define MG_API __declspec(dllexport)
+#  else
+#    define MG_API __declspec(dllimport)
+#  endif
+#else
+#  define MG_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Version                                                                   */
+/* ------------------------------------------------------------------------- */
+
+#define MG_VERSION_MAJOR 0
+#define MG_VERSION_MINOR 1
+#define MG_VERSION_PATCH 0
+
+/* "MAJOR.MINOR.PATCH" of the library actually loaded (may differ from the header). */
+MG_API const char *mg_version(void);
+/* The same as MAJOR * 10000 + MINOR * 100 + PATCH. */
+MG_API int mg_version_number(void);
+
+/* ------------------------------------------------------------------------- */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------- */
+
+typedef enum mg_status {
+    MG_OK = 0,
+    MG_ERR_INVALID_ARGUMENT = 1,   /* a NULL where a value is needed, a bad option, a bad shape */
+    MG_ERR_OUT_OF_MEMORY = 2,      /* host memory */
+    MG_ERR_DEVICE_OUT_OF_MEMORY = 3, /* device memory, or the context's device_memory_limit */
+    MG_ERR_NO_DEVICE = 4,          /* the requested device does not exist or cannot be used */
+    MG_ERR_VULKAN = 5,             /* the Vulkan driver reported an unexpected failure */
+    MG_ERR_UNSUPPORTED = 6,        /* the device or build lacks a needed capability */
+    MG_ERR_CONTEXT_DESTROYED = 7,  /* an object is used after its context was destroyed */
+    MG_ERR_IO = 8,                 /* a file could not be read or written */
+    MG_ERR_FORMAT = 9,             /* a file or buffer is malformed */
+    MG_ERR_CANCELLED = 10,         /* a progress callback asked to stop */
+    MG_ERR_INTERNAL = 11           /* a bug in libmeshgpt: please report it */
+} mg_status;
+
+/* A short constant English name for a status ("invalid argument"). Never NULL. */
+MG_API const char *mg_status_string(mg_status status);
+
+/* ------------------------------------------------------------------------- */
+/* Logging                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef enum mg_log_level {
+    MG_LOG_DEBUG = 0,
+    MG_LOG_INFO = 1,
+    MG_LOG_WARN = 2,
+    MG_LOG_ERROR = 3,
+    MG_LOG_NONE = 4
+} mg_log_level;
+
+/* Called from the thread that triggered the message. `message` has no trailing newline. */
+typedef void (*mg_log_fn)(mg_log_level level, const char *message, void *user_data);
+
+/* ------------------------------------------------------------------------- */
+/* Devices                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef enum mg_device_type {
+    MG_DEVICE_OTHER = 0,
+    MG_DEVICE_INTEGRATED_GPU = 1,
+    MG_DEVICE_DISCRETE_GPU = 2,
+    MG_DEVICE_VIRTUAL_GPU = 3,
+    MG_DEVICE_VULKAN_CPU = 4,     /* a Vulkan driver running on the CPU (Mesa lavapipe, SwiftShader) */
+    MG_DEVICE_CPU_REFERENCE = 5   /* the library's plain-C reference backend (no Vulkan) */
+} mg_device_type;
+
+MG_API const char *mg_device_type_string(mg_device_type type);
+
+typedef struct mg_device_info {
+    int index;                       /* Vulkan device index; -1 for the CPU reference */
+    char name[256];
+    mg_device_type type;
+    char driver_name[64];
+    char driver_info[128];
+    uint32_t vendor_id;
+    uint32_t device_id;
+    uint32_t api_version;            /* Vulkan version the device supports (VK_MAKE_API_VERSION) */
+    uint64_t device_local_bytes;     /* sum of device-local heaps */
+    bool supports_fp16;              /* shaderFloat16 + 16-bit storage buffers */
+    bool supports_int8;              /* shaderInt8 + 8-bit storage buffers */
+    bool unified_memory;             /* device-local memory is host visible */
+    uint32_t subgroup_size;
+    uint32_t max_shared_memory_bytes;
+    uint32_t max_workgroup_invocations;
+    uint64_t max_storage_buffer_range;
+    uint64_t max_allocation_bytes;
+    bool usable;                     /* meets the library's minimum (Vulkan 1.1, a compute queue) */
+    bool preferred;                  /* what "auto" picks when MESHGPT_DEVICE is unset */
+    char unusable_reason[128];       /* why not, when !usable */
+} mg_device_info;
+
+/*
+ * Lists the Vulkan devices (in the loader's order, index 0..n-1) followed by the
+ * CPU reference backend. *out_devices is allocated by the library; free it with
+ * mg_devices_free(). Without a Vulkan loader or driver the list holds only the
+ * CPU reference and the call still succeeds (the reason is logged to `error`).
+ */
+MG_API mg_status mg_devices_list(mg_device_info **out_devices, size_t *out_count,
+                                 char *error, size_t error_size);
+MG_API void mg_devices_free(mg_device_info *devices);
+
+/* ------------------------------------------------------------------------- */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef struct mg_context mg_context;
+
+typedef struct mg_context_params {
+    /*
+     * Which device to run on:
+     *   NULL or "" or "auto": the MESHGPT_DEVICE environment variable when set, else the
+     *                         best usable device: discrete GPU > integrated > virtual >
+     *                         Vulkan-on-CPU > the CPU reference backend;
+     *   "cpu":                the plain-C CPU reference backend;
+     *   "0", "1", ...:        the Vulkan device with that index (see mg_devices_list);
+     *   anything else:        the first Vulkan device whose name contains it (case-insensitive).
+     */
+    const char *device;
+    mg_log_fn log_callback;          /* NULL: warnings and errors go to stderr */
+    void *log_user_data;
+    mg_log_level log_level;          /* messages below this level are dropped */
+    bool enable_validation;          /* Khronos validation layer (+ synchronization validation);
+                                        creation fails if the layer is not installed.
+                                        Also enabled by MESHGPT_VALIDATION=1. */
+    bool disable_pipeline_cache;     /* do not read or write the on-disk pipeline cache */
+    const char *pipeline_cache_dir;  /* NULL: $MESHGPT_CACHE_DIR, else $XDG_CACHE_HOME/meshgpt,
+                                        else ~/.cache/meshgpt */
+    uint64_t device_memory_limit;    /* bytes of device memory the context may allocate; 0 = no limit */
+} mg_context_params;
+
+MG_API mg_context_params mg_context_default_params(void);
+
+/*
+ * Creates a context on the chosen device. On failure *out_context is NULL and the
+ * reason is written to `error` (may be NULL) and to the log callback.
+ */
+MG_API mg_status mg_context_create(const mg_context_params *params, mg_context **out_context,
+                                   char *error, size_t error_size);
+
+/* Releases the device and everything allocated on it; objects still referring to the
+ * context answer MG_ERR_CONTEXT_DESTROYED afterwards. NULL is ignored. */
+MG_API void mg_context_destroy(mg_context *context);
+
+/* The message of the last failed call on this context ("" if none). The pointer stays
+ * valid until the next failing call on the context from any thread; copy it if needed. */
+MG_API const char *mg_context_last_error(mg_context *context);
+
+/* The device the context runs on. */
+MG_API mg_status mg_context_device_info(mg_context *context, mg_device_info *out_info);
+
+typedef struct mg_context_stats {
+    uint64_t dispatches;             /* compute dispatches recorded */
+    uint64_t barriers;               /* pipeline barriers inserted for hazards */
+    uint64_t submits;                /* command-buffer submissions */
+    uint64_t pipelines_created;      /* pipelines compiled (cache hits included) */
+    uint64_t validation_messages;    /* validation-layer warnings and errors seen */
+    uint64_t device_bytes_allocated; /* device memory currently held in arenas */
+    uint64_t device_bytes_in_use;    /* of which sub-allocated to live tensors */
+    uint64_t device_bytes_peak;      /* high-water mark of device_bytes_in_use */
+} mg_context_stats;
+
+MG_API mg_status mg_context_get_stats(mg_context *context, mg_context_stats *out_stats);
+
+/* ------------------------------------------------------------------------- */
+/* Benchmarks (`meshgpt bench ops`)                                          */
+/* ------------------------------------------------------------------------- */
+
+typedef struct mg_bench_params {
+    bool include_cpu_reference;      /* also time the CPU reference for each case */
+    bool quick;                      /* smaller sizes and fewer repetitions */
+    double min_seconds;              /* time each case for at least this long (default 0.25) */
+    const char *filter;              /* run only ops whose name contains this; NULL = all */
+} mg_bench_params;
+
+MG_API mg_bench_params mg_bench_default_params(void);
+
+typedef struct mg_bench_result {
+    char op[32];                     /* "matmul", "layer_norm", ... */
+    char shape[64];                  /* human-readable sizes, e.g. "1024x1024x1024 f32" */
+    char backend[16];                /* "vulkan" or "cpu-ref" */
+    double seconds_per_call;
+    double gflops;                   /* useful floating-point work per second, 1e9 units */
+    double gbytes_per_second;        /* bytes the op must read and write, per second */
+    double max_abs_diff;             /* Vulkan vs CPU reference on this case (NAN if not compared) */
+} mg_bench_result;
+
+/* Progress: called before each case; return false to cancel (MG_ERR_CANCELLED). */
+typedef bool (*mg_bench_progress_fn)(size_t case_index, size_t case_count, const char *name,
+                                     void *user_data);
+
+MG_API mg_status mg_bench_ops(mg_context *context, const mg_bench_params *params,
+                              mg_bench_progress_fn progress, void *user_data,
+                              mg_bench_result **out_results, size_t *out_count);
+MG_API void mg_bench_results_free(mg_bench_result *results);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MESHGPT_H */

@@ -1,0 +1,110 @@
+/*
+ * The Vulkan compute runtime, as seen by the op layer.
+ *
+ * One mg_gpu owns an instance, a logical device with one compute queue, memory
+ * arenas, the pipelines of the embedded shaders and one command stream. Ops
+ * describe a dispatch (shader, specialization constants, buffers, push
+ * constants, grid); the stream records it, inserts a barrier only where it
+ * reads or writes what an earlier dispatch of the same barrier interval wrote
+ * (or writes what one read), and submits in batches. Transfers to and from the
+ * host are synchronisation points: they wait for all recorded work.
+ *
+ * An mg_gpu is used by one thread at a time (the context serialises callers).
+ */
+#ifndef MG_GPU_GPU_H
+#define MG_GPU_GPU_H
+
+#include "core/diag.h"
+#include "meshgpt.h"
+#include "shaders_embedded.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mg_gpu mg_gpu;
+typedef struct mg_gpu_block mg_gpu_block;
+
+/* A sub-allocation of device memory. */
+typedef struct mg_gpu_alloc {
+    mg_gpu_block *block;
+    uint64_t offset;
+    uint64_t size;
+} mg_gpu_alloc;
+
+/* A byte range of an allocation's block, as bound to a shader or copied. */
+typedef struct mg_gpu_range {
+    mg_gpu_block *block;
+    uint64_t offset;
+    uint64_t size;
+} mg_gpu_range;
+
+typedef struct mg_gpu_options {
+    const char *device;           /* selection string, as mg_context_params.device (never "cpu") */
+    bool validation;
+    bool use_pipeline_cache;
+    const char *pipeline_cache_dir; /* NULL: the default user cache folder */
+    uint64_t memory_limit;        /* 0: none */
+} mg_gpu_options;
+
+/* Lists Vulkan devices into a new array (caller frees with free()).
+ * Returns MG_ERR_NO_DEVICE with the reason when Vulkan is unavailable. */
+mg_status mg_gpu_list_devices(mg_diag *diag, mg_device_info **out, size_t *out_count);
+
+mg_status mg_gpu_create(const mg_gpu_options *options, mg_diag *diag, mg_gpu **out);
+/* Waits for the device, saves the pipeline cache, releases everything. */
+void mg_gpu_destroy(mg_gpu *gpu);
+
+const mg_device_info *mg_gpu_device_info(const mg_gpu *gpu);
+void mg_gpu_get_stats(const mg_gpu *gpu, mg_context_stats *stats);
+
+/* Limits the op layer needs to choose tile sizes and check shapes. */
+typedef struct mg_gpu_limits {
+    uint32_t max_workgroup_invocations;
+    uint32_t max_workgroup_size_x;
+    uint32_t max_workgroup_count[3];
+    uint32_t max_shared_memory_bytes;
+    uint64_t max_storage_buffer_range;
+    uint64_t storage_buffer_alignment;
+    uint32_t subgroup_size;
+} mg_gpu_limits;
+const mg_gpu_limits *mg_gpu_get_limits(const mg_gpu *gpu);
+
+/* ---- memory ---- */
+mg_status mg_gpu_alloc_memory(mg_gpu *gpu, uint64_t size, mg_gpu_alloc *out);
+void mg_gpu_free_memory(mg_gpu *gpu, mg_gpu_alloc *alloc);
+
+/* ---- transfers (synchronous: they wait for recorded work first) ---- */
+mg_status mg_gpu_write(mg_gpu *gpu, mg_gpu_range dst, const void *src);
+mg_status mg_gpu_read(mg_gpu *gpu, mg_gpu_range src, void *dst);
+/* Records a fill of `dst` (offset and size multiples of 4) with a 32-bit pattern. */
+mg_status mg_gpu_fill(mg_gpu *gpu, mg_gpu_range dst, uint32_t pattern);
+/* Records a device-side copy (sizes equal). */
+mg_status mg_gpu_copy(mg_gpu *gpu, mg_gpu_range src, mg_gpu_range dst);
+
+/* ---- dispatch ---- */
+#define MG_GPU_MAX_BINDINGS 8
+#define MG_GPU_MAX_SPEC 8
+#define MG_GPU_MAX_PUSH 128
+
+typedef struct mg_gpu_dispatch {
+    mg_shader_id shader;
+    /* Specialization constants by constant_id; by convention id 0 is the
+     * workgroup size in x (local_size_x_id = 0). */
+    uint32_t spec[MG_GPU_MAX_SPEC];
+    uint32_t spec_count;
+    mg_gpu_range buffers[MG_GPU_MAX_BINDINGS]; /* bound at bindings 0..n-1 */
+    bool writes[MG_GPU_MAX_BINDINGS];          /* the shader writes this binding */
+    uint32_t buffer_count;
+    uint8_t push[MG_GPU_MAX_PUSH];
+    uint32_t push_size;
+    uint32_t groups[3];
+} mg_gpu_dispatch;
+
+mg_status mg_gpu_record_dispatch(mg_gpu *gpu, const mg_gpu_dispatch *dispatch);
+/* Submits what is recorded without waiting. */
+mg_status mg_gpu_flush(mg_gpu *gpu);
+/* Submits what is recorded and waits until the device is done with everything. */
+mg_status mg_gpu_finish(mg_gpu *gpu);
+
+#endif
