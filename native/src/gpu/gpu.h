@@ -72,6 +72,7 @@ const mg_gpu_limits *mg_gpu_get_limits(const mg_gpu *gpu);
 
 /* ---- memory ---- */
 mg_status mg_gpu_alloc_memory(mg_gpu *gpu, uint64_t size, mg_gpu_alloc *out);
+uint64_t mg_gpu_block_size(const mg_gpu_block *block);
 void mg_gpu_free_memory(mg_gpu *gpu, mg_gpu_alloc *alloc);
 
 /* ---- transfers (synchronous: they wait for recorded work first) ---- */
@@ -94,6 +95,11 @@ typedef struct mg_gpu_dispatch {
     uint32_t spec[MG_GPU_MAX_SPEC];
     uint32_t spec_count;
     mg_gpu_range buffers[MG_GPU_MAX_BINDINGS]; /* bound at bindings 0..n-1 */
+    /* What each binding actually reads or writes, for hazard tracking. The bound
+     * range is wider (it runs to the end of the memory block) so that a stray
+     * write lands in real memory, where tests' guard words catch it, instead of
+     * being dropped by drivers that bounds-check descriptors (lavapipe). */
+    mg_gpu_range touched[MG_GPU_MAX_BINDINGS];
     bool writes[MG_GPU_MAX_BINDINGS];          /* the shader writes this binding */
     uint32_t buffer_count;
     uint8_t push[MG_GPU_MAX_PUSH];

@@ -135,6 +135,11 @@ mg_status mg_gpu_memory_init(mg_gpu *gpu)
     gpu->tensor_memory_type = (uint32_t)type;
     VkMemoryPropertyFlags flags = gpu->memory_properties.memoryTypes[type].propertyFlags;
     gpu->tensor_memory_mapped = (flags & mappable) == mappable;
+    /* A switch to bisect driver bugs, and to test the staging path on machines
+     * whose memory is all mapped (lavapipe, integrated GPUs). */
+    const char *force = getenv("MESHGPT_FORCE_STAGING");
+    if (force && *force && strcmp(force, "0") != 0)
+        gpu->tensor_memory_mapped = false;
 
     int staging = find_memory_type(gpu, req.memoryTypeBits, mappable | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, 0);
     if (staging < 0)
@@ -276,6 +281,11 @@ done:
     if (gpu->bytes_in_use > gpu->bytes_peak)
         gpu->bytes_peak = gpu->bytes_in_use;
     return MG_OK;
+}
+
+uint64_t mg_gpu_block_size(const mg_gpu_block *block)
+{
+    return block->size;
 }
 
 void mg_gpu_free_memory(mg_gpu *gpu, mg_gpu_alloc *alloc)

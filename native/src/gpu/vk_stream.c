@@ -149,6 +149,8 @@ mg_status mg_gpu_stream_track(mg_gpu *gpu, VkCommandBuffer cmd, const mg_gpu_ran
         s->writes.count = 0;
     }
     for (uint32_t i = 0; i < count; i++) {
+        if (ranges[i].size == 0)
+            continue;
         mg_hazard_list *list = writes[i] ? &s->writes : &s->reads;
         if (!push_range(list, ranges[i].block->buffer, ranges[i].offset, ranges[i].offset + ranges[i].size))
             return mg_fail(gpu->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");

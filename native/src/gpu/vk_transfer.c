@@ -64,7 +64,7 @@ mg_status mg_gpu_write(mg_gpu *gpu, mg_gpu_range dst, const void *src)
     mg_status status = mg_gpu_finish(gpu);
     if (status != MG_OK)
         return status;
-    if (dst.block->mapped) {
+    if (gpu->tensor_memory_mapped && dst.block->mapped) {
         memcpy((uint8_t *)dst.block->mapped + dst.offset, src, dst.size);
         return MG_OK;
     }
@@ -86,7 +86,7 @@ mg_status mg_gpu_read(mg_gpu *gpu, mg_gpu_range src, void *dst)
     mg_status status = mg_gpu_finish(gpu);
     if (status != MG_OK)
         return status;
-    if (src.block->mapped) {
+    if (gpu->tensor_memory_mapped && src.block->mapped) {
         memcpy(dst, (const uint8_t *)src.block->mapped + src.offset, src.size);
         return MG_OK;
     }
