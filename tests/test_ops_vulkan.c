@@ -105,7 +105,11 @@ typedef struct contexts {
 
 static contexts open_both(void)
 {
+    /* Widen bindings past the guard words: lavapipe drops writes outside a
+     * binding, which would hide an overflowing shader from the guards. */
+    setenv("MESHGPT_BINDING_SLACK", "256", 1);
     contexts c = {test_vulkan_context(), test_cpu_context()};
+    unsetenv("MESHGPT_BINDING_SLACK");
     return c;
 }
 

@@ -30,8 +30,10 @@ mg_context *test_vulkan_context_with(mg_context_params params)
     if (!params.device)
         params.device = device && *device ? device : "auto";
     params.enable_validation = true;
-    params.log_callback = count_errors;
-    params.log_level = MG_LOG_WARN;
+    if (!params.log_callback) {
+        params.log_callback = count_errors;
+        params.log_level = MG_LOG_WARN;
+    }
     mg_context *ctx = NULL;
     char error[1024];
     mg_status status = mg_context_create(&params, &ctx, error, sizeof error);

@@ -67,6 +67,10 @@ typedef struct mg_gpu_limits {
     uint64_t max_storage_buffer_range;
     uint64_t storage_buffer_alignment;
     uint32_t subgroup_size;
+    /* Bytes by which bindings are widened on each side (MESHGPT_BINDING_SLACK,
+     * 0 by default). Lavapipe drops writes outside a descriptor's range, so
+     * tests widen bindings to let an overflowing shader hit their guard words. */
+    uint32_t binding_slack;
 } mg_gpu_limits;
 const mg_gpu_limits *mg_gpu_get_limits(const mg_gpu *gpu);
 
@@ -94,12 +98,9 @@ typedef struct mg_gpu_dispatch {
      * workgroup size in x (local_size_x_id = 0). */
     uint32_t spec[MG_GPU_MAX_SPEC];
     uint32_t spec_count;
-    mg_gpu_range buffers[MG_GPU_MAX_BINDINGS]; /* bound at bindings 0..n-1 */
-    /* What each binding actually reads or writes, for hazard tracking. The bound
-     * range is wider (it runs to the end of the memory block) so that a stray
-     * write lands in real memory, where tests' guard words catch it, instead of
-     * being dropped by drivers that bounds-check descriptors (lavapipe). */
-    mg_gpu_range touched[MG_GPU_MAX_BINDINGS];
+    /* Bound at bindings 0..n-1. Hazards are tracked on these same ranges: the
+     * validation layer (and a driver) may assume a shader touches all of them. */
+    mg_gpu_range buffers[MG_GPU_MAX_BINDINGS];
     bool writes[MG_GPU_MAX_BINDINGS];          /* the shader writes this binding */
     uint32_t buffer_count;
     uint8_t push[MG_GPU_MAX_PUSH];

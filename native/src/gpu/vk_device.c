@@ -141,6 +141,8 @@ static void fill_limits(mg_gpu *gpu)
     /* 64 bytes at least keeps tensors on cache lines even where the driver allows less. */
     out->storage_buffer_alignment = l->minStorageBufferOffsetAlignment > 64 ? l->minStorageBufferOffsetAlignment : 64;
     out->subgroup_size = gpu->info.subgroup_size ? gpu->info.subgroup_size : 1;
+    const char *slack = getenv("MESHGPT_BINDING_SLACK");
+    out->binding_slack = slack ? (uint32_t)strtoul(slack, NULL, 10) / 4 * 4 : 0;
 }
 
 mg_status mg_gpu_create(const mg_gpu_options *options, mg_diag *diag, mg_gpu **out)

@@ -16,12 +16,10 @@ static mg_status check_dispatch(mg_gpu *gpu, const mg_gpu_dispatch *d)
         const mg_gpu_range *r = &d->buffers[i];
         if (!r->block || r->size == 0 || r->offset + r->size > r->block->size)
             return mg_fail(gpu->diag, MG_ERR_INTERNAL, "binding %u is outside its memory block", i);
-        const mg_gpu_range *t = &d->touched[i];
-        if (r->size > gpu->limits.max_storage_buffer_range || t->block != r->block || t->offset < r->offset ||
-            t->offset + t->size > r->offset + r->size)
-            return mg_fail(gpu->diag, MG_ERR_UNSUPPORTED, "a tensor of %llu bytes does not fit the device's "
-                           "maxStorageBufferRange (%llu bytes)", (unsigned long long)t->size,
-                           (unsigned long long)gpu->limits.max_storage_buffer_range);
+        if (r->size > gpu->limits.max_storage_buffer_range)
+            return mg_fail(gpu->diag, MG_ERR_UNSUPPORTED, "a tensor of about %llu bytes exceeds the device's "
+                           "maxStorageBufferRange (%llu bytes); use a smaller batch or model",
+                           (unsigned long long)r->size, (unsigned long long)gpu->limits.max_storage_buffer_range);
         if (r->offset % gpu->properties.limits.minStorageBufferOffsetAlignment != 0)
             return mg_fail(gpu->diag, MG_ERR_INTERNAL, "binding %u offset %llu is misaligned", i,
                            (unsigned long long)r->offset);
@@ -42,7 +40,7 @@ mg_status mg_gpu_record_dispatch(mg_gpu *gpu, const mg_gpu_dispatch *d)
     VkCommandBuffer cmd;
     if ((status = mg_gpu_stream_begin(gpu, &cmd)) != MG_OK)
         return status;
-    if ((status = mg_gpu_stream_track(gpu, cmd, d->touched, d->writes, d->buffer_count)) != MG_OK)
+    if ((status = mg_gpu_stream_track(gpu, cmd, d->buffers, d->writes, d->buffer_count)) != MG_OK)
         return status;
     VkDescriptorSet set;
     if ((status = mg_gpu_stream_allocate_set(gpu, &set)) != MG_OK)

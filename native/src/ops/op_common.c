@@ -92,17 +92,16 @@ uint32_t mg_bind(mg_context *ctx, mg_gpu_dispatch *d, const mg_tensor *t, bool w
 {
     const mg_gpu_limits *limits = mg_gpu_get_limits(ctx->gpu);
     mg_gpu_range range = mg_tensor_device_range(t);
-    /* Bind from an aligned offset to the end of the block (at most the largest
-     * range the device binds); the shader adds the remainder as an element
-     * offset. Hazards are tracked on the tensor's own bytes. */
-    uint64_t aligned = range.offset / limits->storage_buffer_alignment * limits->storage_buffer_alignment;
+    /* Bind from an aligned offset (the shader adds the remainder as an element
+     * offset) to the tensor's end rounded to a word, widened by the debug slack. */
+    uint64_t begin = range.offset > limits->binding_slack ? range.offset - limits->binding_slack : 0;
+    uint64_t aligned = begin / limits->storage_buffer_alignment * limits->storage_buffer_alignment;
+    uint64_t end = (range.offset + range.size + limits->binding_slack + 3) / 4 * 4;
     uint64_t block_size = mg_gpu_block_size(range.block);
-    uint64_t size = block_size - aligned;
-    if (size > limits->max_storage_buffer_range)
-        size = limits->max_storage_buffer_range / 4 * 4;
+    if (end > block_size)
+        end = block_size;
     uint32_t index = d->buffer_count++;
-    d->buffers[index] = (mg_gpu_range){range.block, aligned, size};
-    d->touched[index] = range;
+    d->buffers[index] = (mg_gpu_range){range.block, aligned, end - aligned};
     d->writes[index] = write;
     return (uint32_t)((range.offset - aligned) / mg_dtype_size(t->dtype));
 }
@@ -110,11 +109,9 @@ uint32_t mg_bind(mg_context *ctx, mg_gpu_dispatch *d, const mg_tensor *t, bool w
 void mg_bind_none(mg_context *ctx, mg_gpu_dispatch *d)
 {
     (void)ctx;
-    /* Binding the first buffer again keeps the descriptor valid; the shader
-     * does not read it, so it touches nothing. */
+    /* Binding the first buffer again (read-only) keeps the descriptor valid. */
     uint32_t index = d->buffer_count++;
     d->buffers[index] = d->buffers[0];
-    d->touched[index] = (mg_gpu_range){d->buffers[0].block, d->buffers[0].offset, 0};
     d->writes[index] = false;
 }
 
