@@ -89,7 +89,7 @@ static mg_status new_tensor(mg_context *ctx, mg_dtype dtype, int ndim, const int
     if (dtype == MG_DTYPE_I32) {
         int32_t *ids = malloc(count * sizeof *ids);
         if (!ids)
-            return MG_ERR_OUT_OF_MEMORY;
+            return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "mg_bench_ops: out of host memory");
         for (size_t i = 0; i < count; i++)
             ids[i] = (int32_t)(next_random(&state) % (uint32_t)id_limit);
         status = mg_tensor_write(*out, ids, count * sizeof *ids);
@@ -98,7 +98,7 @@ static mg_status new_tensor(mg_context *ctx, mg_dtype dtype, int ndim, const int
     }
     float *values = malloc(count * sizeof *values);
     if (!values)
-        return MG_ERR_OUT_OF_MEMORY;
+        return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "mg_bench_ops: out of host memory");
     for (size_t i = 0; i < count; i++)
         values[i] = (float)(next_random(&state) % 20001u) / 10000.0f - 1.0f;
     status = mg_tensor_write_f32(*out, values, count);
@@ -381,16 +381,15 @@ mg_status mg_bench_ops(mg_context *ctx, const mg_bench_params *params, mg_bench_
                 status = add_result(&results, &count, &capacity, &r);
                 if (status == MG_OK)
                     status = add_result(&results, &count, &capacity, &rc);
-            } else if (cpu) {
-                mg_diag_copy_error(&cpu->diag, ctx->diag.last_error, sizeof ctx->diag.last_error);
+            } else {
+                status = mg_fail(&ctx->diag, status, "mg_bench_ops on the CPU reference: %s",
+                                 mg_context_last_error(cpu));
             }
         } else if (status == MG_OK) {
             status = add_result(&results, &count, &capacity, &r);
         }
         free_state(&main_state);
         free_state(&cpu_state);
-        if (status == MG_ERR_OUT_OF_MEMORY)
-            mg_fail(&ctx->diag, status, "mg_bench_ops: out of host memory");
     }
     mg_context_destroy(cpu);
     if (status != MG_OK) {
