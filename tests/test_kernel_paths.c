@@ -13,7 +13,9 @@
 #define NMSE_LIMIT 1e-7
 
 /* A tensor that is a view `offset` elements into a larger tensor, so that the
- * shaders see a non-zero (and possibly odd) element offset. */
+ * shaders see a non-zero (and possibly odd) element offset. The operands of a
+ * case sit at offset, offset + 4, offset + 8...: all multiples of 4 (the vec4
+ * paths) when offset is, none of them otherwise (the scalar paths). */
 typedef struct view {
     mg_tensor *parent;
     mg_tensor *t;
@@ -72,12 +74,12 @@ static float *run_matmul(mg_context *ctx, const mm_case *c, const float *a, cons
     int64_t w_shape[3] = {c->batch, w_rows, w_cols}, b_shape[1] = {c->n};
     bool batched = c->batch > 1;
     view va = make_view(ctx, MG_DTYPE_F32, batched ? 3 : 2, batched ? a_shape : a_shape + 1, c->offset, a);
-    view vw = c->broadcast || !batched ? make_view(ctx, wt, 2, w_shape + 1, c->offset + 1, w)
-                                       : make_view(ctx, wt, 3, w_shape, c->offset + 1, w);
+    view vw = c->broadcast || !batched ? make_view(ctx, wt, 2, w_shape + 1, c->offset + 4, w)
+                                       : make_view(ctx, wt, 3, w_shape, c->offset + 4, w);
     view vb = {0};
     if (c->bias)
-        vb = make_view(ctx, wt, 1, b_shape, c->offset + 2, bias);
-    view vy = make_view(ctx, MG_DTYPE_F32, batched ? 3 : 2, batched ? y_shape : y_shape + 1, c->offset + 3, NULL);
+        vb = make_view(ctx, wt, 1, b_shape, c->offset + 8, bias);
+    view vy = make_view(ctx, MG_DTYPE_F32, batched ? 3 : 2, batched ? y_shape : y_shape + 1, c->offset + 12, NULL);
     cr_assert_eq(mg_op_matmul(ctx, va.t, vw.t, c->bias ? vb.t : NULL, c->transposed, vy.t), MG_OK, "%s",
                  mg_context_last_error(ctx));
     float *y = test_read(vy.t);
@@ -185,11 +187,11 @@ static float *run_rows(mg_context *ctx, const row_case *c, const float *x, const
     view vx = make_view(ctx, MG_DTYPE_F32, 2, shape, c->offset, x);
     view vg = {0}, vb = {0}, vm = {0};
     if (c->params) {
-        vg = make_view(ctx, pt, 1, pshape, c->offset + 1, gamma);
-        vb = make_view(ctx, pt, 1, pshape, c->offset + 2, beta);
+        vg = make_view(ctx, pt, 1, pshape, c->offset + 4, gamma);
+        vb = make_view(ctx, pt, 1, pshape, c->offset + 8, beta);
     }
-    view vy = c->op == ROW_ARGMAX ? make_view(ctx, MG_DTYPE_I32, 1, rshape, c->offset + 3, NULL)
-                                  : make_view(ctx, MG_DTYPE_F32, 2, shape, c->offset + 3, NULL);
+    view vy = c->op == ROW_ARGMAX ? make_view(ctx, MG_DTYPE_I32, 1, rshape, c->offset + 12, NULL)
+                                  : make_view(ctx, MG_DTYPE_F32, 2, shape, c->offset + 12, NULL);
     mg_status st = MG_OK;
     switch (c->op) {
     case ROW_LAYER: st = mg_op_layer_norm(ctx, vx.t, vg.t, vb.t, 1e-5f, 0.5f, vy.t); break;
@@ -202,7 +204,7 @@ static float *run_rows(mg_context *ctx, const row_case *c, const float *x, const
         o.causal_queries = (size_t)c->rows;
         o.causal_offset = c->n - c->rows;
         if (c->mask) {
-            vm = make_view(ctx, MG_DTYPE_I32, 2, shape, c->offset + 5, (const float *)mask);
+            vm = make_view(ctx, MG_DTYPE_I32, 2, shape, c->offset + 16, (const float *)mask);
             o.mask = vm.t;
         }
         st = mg_op_softmax(ctx, vx.t, &o, vy.t);
@@ -301,7 +303,7 @@ Test(kernel_paths, norms)
     for (int op = ROW_LAYER; op <= ROW_L2; op++)
         for (size_t d = 0; d < 7; d++)
             for (int v = 0; v < 2; v++)
-                cases[count++] = (row_case){(row_op)op, v ? 7 : 33, dims[d], v, d % 2 == 0, (size_t)(d + v), false,
+                cases[count++] = (row_case){(row_op)op, v ? 7 : 33, dims[d], v, d % 2 == 0, v ? 2 * d + 1 : 4 * d, false,
                                             false};
     check_row_cases(cases, count);
 }
@@ -312,6 +314,8 @@ Test(kernel_paths, softmax)
         {ROW_SOFTMAX, 1, 1, false, false, 0, false, false},   {ROW_SOFTMAX, 7, 7, false, false, 1, false, true},
         {ROW_SOFTMAX, 33, 604, false, false, 0, true, true},   {ROW_SOFTMAX, 5, 1000, false, false, 3, true, false},
         {ROW_SOFTMAX, 3, 4097, false, false, 2, false, false}, {ROW_SOFTMAX, 40, 33, false, false, 0, false, true},
+        {ROW_SOFTMAX, 7, 64, false, false, 4, false, false},   {ROW_SOFTMAX, 5, 1000, false, false, 0, true, false},
+        {ROW_SOFTMAX, 9, 8, false, false, 8, true, true},
     };
     check_row_cases(cases, sizeof cases / sizeof cases[0]);
 }
