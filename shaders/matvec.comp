@@ -86,17 +86,18 @@ float bias_at(uint n)
 #define TEAM_COUNT gl_NumSubgroups
 #define TEAM_LANE gl_SubgroupInvocationID
 #define TEAM_SIZE gl_SubgroupSize
-// The transposed path of the subgroup variant uses no shared memory; the plain
-// path may (KSPLIT > 1).
-shared vec4 plain_partial[KSPLIT > 1u ? gl_WorkGroupSize.x * M_ROWS * CVEC : 1u];
+// The transposed path of the subgroup variant uses no shared memory.
 #else
 #define TEAM_ID 0u
 #define TEAM_COUNT 1u
 #define TEAM_LANE gl_LocalInvocationID.x
 #define TEAM_SIZE gl_WorkGroupSize.x
-shared float partial[gl_WorkGroupSize.x * M_ROWS * ROWS];
-shared vec4 plain_partial[KSPLIT > 1u ? gl_WorkGroupSize.x * M_ROWS * CVEC : 1u];
+// Sized to 1 when the specialization does not use it: the declared size is
+// what counts against maxComputeSharedMemorySize.
+shared float partial[TRANSPOSED ? gl_WorkGroupSize.x * M_ROWS * ROWS : 1u];
 #endif
+// The plain path with KSPLIT > 1 sums the slices of k in shared memory.
+shared vec4 plain_partial[!TRANSPOSED && KSPLIT > 1u ? gl_WorkGroupSize.x * M_ROWS * CVEC : 1u];
 
 void transposed(uint a_base, uint w_base, uint y_base)
 {
