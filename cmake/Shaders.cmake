@@ -4,6 +4,12 @@
 # Each variant is "name|source|DEFINE;DEFINE". The generated shaders_embedded.h
 # has one enum value per variant (MG_SHADER_<NAME>) and shaders_embedded.c the
 # table of SPIR-V words the runtime creates modules from.
+#
+# Variants whose defines include USE_SUBGROUPS use GL_KHR_shader_subgroup_*
+# (reductions without shared memory or barriers). They are compiled only when
+# the configure-time probe below shows glslang supports those extensions;
+# otherwise they are built without USE_SUBGROUPS (identical to the fallback
+# variant) and MG_SHADERS_HAVE_SUBGROUPS is 0, so the runtime never picks them.
 
 find_program(GLSLANG_VALIDATOR NAMES glslangValidator glslang REQUIRED)
 
@@ -22,9 +28,15 @@ set(MG_SHADER_VARIANTS
     "matmul_f16|matmul.comp|WEIGHT_F16"
     "matvec_f32|matvec.comp|"
     "matvec_f16|matvec.comp|WEIGHT_F16"
+    "matvec_f32_sg|matvec.comp|USE_SUBGROUPS"
+    "matvec_f16_sg|matvec.comp|WEIGHT_F16,USE_SUBGROUPS"
     "norm_f32|norm.comp|"
     "norm_f16|norm.comp|WEIGHT_F16"
+    "norm_f32_sg|norm.comp|USE_SUBGROUPS"
+    "norm_f16_sg|norm.comp|WEIGHT_F16,USE_SUBGROUPS"
     "softmax|softmax.comp|"
+    "softmax_sg|softmax.comp|USE_SUBGROUPS"
+    "argmax_sg|argmax.comp|USE_SUBGROUPS"
     "unary|unary.comp|"
 )
 
@@ -37,6 +49,33 @@ execute_process(
 if(NOT MG_GLSLANG_PROBE EQUAL 0)
     message(FATAL_ERROR "${GLSLANG_VALIDATOR} cannot compile Vulkan 1.1 compute shaders; "
                         "install a recent glslang (Debian: glslang-tools)")
+endif()
+
+# Optional: subgroup arithmetic (GL_KHR_shader_subgroup_basic + _arithmetic).
+file(WRITE ${MG_SHADER_OUT}/probe_subgroups.comp
+"#version 450
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+layout(local_size_x = 64) in;
+layout(std430, binding = 0) buffer B { float v[]; };
+void main()
+{
+    float s = subgroupAdd(v[gl_GlobalInvocationID.x]);
+    uint m = subgroupMax(floatBitsToUint(s)) + subgroupMin(gl_SubgroupInvocationID);
+    if (subgroupElect())
+        v[gl_SubgroupID] = s + float(m + gl_NumSubgroups + gl_SubgroupSize);
+}
+")
+execute_process(
+    COMMAND ${GLSLANG_VALIDATOR} -V --target-env vulkan1.1 -o ${MG_SHADER_OUT}/probe_subgroups.spv
+            ${MG_SHADER_OUT}/probe_subgroups.comp
+    RESULT_VARIABLE MG_GLSLANG_SUBGROUP_PROBE OUTPUT_QUIET ERROR_QUIET)
+if(MG_GLSLANG_SUBGROUP_PROBE EQUAL 0)
+    set(MG_SHADERS_HAVE_SUBGROUPS 1)
+else()
+    set(MG_SHADERS_HAVE_SUBGROUPS 0)
+    message(STATUS "${GLSLANG_VALIDATOR} cannot compile subgroup arithmetic: "
+                   "using the shared-memory reductions only")
 endif()
 
 set(MG_SHADER_HEADERS)
@@ -53,6 +92,9 @@ foreach(variant IN LISTS MG_SHADER_VARIANTS)
         list(GET parts 2 defines)
         if(defines)
             string(REPLACE "," ";" defines "${defines}")
+            if(NOT MG_SHADERS_HAVE_SUBGROUPS)
+                list(REMOVE_ITEM defines USE_SUBGROUPS)
+            endif()
             foreach(d IN LISTS defines)
                 list(APPEND define_flags "-D${d}")
             endforeach()
@@ -79,6 +121,8 @@ file(CONFIGURE OUTPUT ${MG_SHADER_OUT}/shaders_embedded.h CONTENT
 #define MG_SHADERS_EMBEDDED_H
 #include <stddef.h>
 #include <stdint.h>
+/* 1 when the *_sg variants really use subgroup operations (glslang probe). */
+#define MG_SHADERS_HAVE_SUBGROUPS ${MG_SHADERS_HAVE_SUBGROUPS}
 typedef enum mg_shader_id {
 ${enum_lines}    MG_SHADER_COUNT
 } mg_shader_id;

@@ -25,6 +25,20 @@ layout(local_size_x_id = 0) in;
 #define LOAD_WEIGHT(name, i) (name##_values[i])
 #endif
 
+// The same weight buffer again, read 4 elements at a time: LOAD_WEIGHT4(name, j)
+// is elements 4j..4j+3 (one vec4, or one uvec2 of 4 halves). Only for element
+// offsets that are multiples of 4.
+#ifdef WEIGHT_F16
+#define WEIGHT_BUFFER4(index, name) \
+    layout(std430, set = 0, binding = index) readonly buffer name##4_block { uvec2 name##_words4[]; };
+#define LOAD_WEIGHT4(name, j) \
+    vec4(unpackHalf2x16(name##_words4[j].x), unpackHalf2x16(name##_words4[j].y))
+#else
+#define WEIGHT_BUFFER4(index, name) \
+    layout(std430, set = 0, binding = index) readonly buffer name##4_block { vec4 name##_values4[]; };
+#define LOAD_WEIGHT4(name, j) (name##_values4[j])
+#endif
+
 #define INPUT_BUFFER(index, name) \
     layout(std430, set = 0, binding = index) readonly buffer name##_block { float name[]; };
 #define INPUT_BUFFER_INT(index, name) \

@@ -20,6 +20,9 @@ static void usage(FILE *out)
             "  --validation         enable the Khronos validation layer (MESHGPT_VALIDATION=1)\n"
             "  -v, --verbose        log informational messages to stderr\n"
             "\n"
+            "environment: MESHGPT_DISABLE_SUBGROUPS=1 makes the shaders use shared-memory\n"
+            "reductions instead of subgroup operations (a workaround for driver bugs)\n"
+            "\n"
             "`meshgpt <command> --help` describes a command.\n");
 }
 

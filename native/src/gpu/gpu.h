@@ -71,8 +71,16 @@ typedef struct mg_gpu_limits {
      * 0 by default). Lavapipe drops writes outside a descriptor's range, so
      * tests widen bindings to let an overflowing shader hit their guard words. */
     uint32_t binding_slack;
+    /* VkSubgroupFeatureFlags the device supports in compute shaders (0 when it
+     * supports none in the compute stage, or when MESHGPT_DISABLE_SUBGROUPS=1
+     * asks for the shared-memory fallbacks: drivers have had subgroup bugs). */
+    uint32_t subgroup_operations;
+    mg_device_type device_type;
 } mg_gpu_limits;
 const mg_gpu_limits *mg_gpu_get_limits(const mg_gpu *gpu);
+/* Bits of mg_gpu_limits.subgroup_operations (= VkSubgroupFeatureFlagBits). */
+#define MG_GPU_SUBGROUP_BASIC 0x1u
+#define MG_GPU_SUBGROUP_ARITHMETIC 0x4u
 
 /* ---- memory ---- */
 mg_status mg_gpu_alloc_memory(mg_gpu *gpu, uint64_t size, mg_gpu_alloc *out);

@@ -143,6 +143,19 @@ static void fill_limits(mg_gpu *gpu)
     out->subgroup_size = gpu->info.subgroup_size ? gpu->info.subgroup_size : 1;
     const char *slack = getenv("MESHGPT_BINDING_SLACK");
     out->binding_slack = slack ? (uint32_t)strtoul(slack, NULL, 10) / 4 * 4 : 0;
+    out->device_type = gpu->info.type;
+
+    /* Vulkan 1.1 (required) always has VkPhysicalDeviceSubgroupProperties. */
+    VkPhysicalDeviceSubgroupProperties subgroup = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 props2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &subgroup};
+    gpu->vk->vkGetPhysicalDeviceProperties2(gpu->physical, &props2);
+    out->subgroup_operations =
+        (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? (uint32_t)subgroup.supportedOperations : 0;
+    const char *disable = getenv("MESHGPT_DISABLE_SUBGROUPS");
+    if (disable && *disable && strcmp(disable, "0") != 0) {
+        out->subgroup_operations = 0;
+        mg_log(gpu->diag, MG_LOG_INFO, "MESHGPT_DISABLE_SUBGROUPS is set: using shared-memory reductions");
+    }
 }
 
 mg_status mg_gpu_create(const mg_gpu_options *options, mg_diag *diag, mg_gpu **out)

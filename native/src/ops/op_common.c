@@ -141,3 +141,22 @@ uint32_t mg_workgroup_size(mg_context *ctx, uint32_t wanted)
         size *= 2;
     return size;
 }
+
+bool mg_use_subgroups(mg_context *ctx)
+{
+    const mg_gpu_limits *limits = mg_gpu_get_limits(ctx->gpu);
+    const uint32_t needed = MG_GPU_SUBGROUP_BASIC | MG_GPU_SUBGROUP_ARITHMETIC;
+    return MG_SHADERS_HAVE_SUBGROUPS && (limits->subgroup_operations & needed) == needed &&
+           mg_workgroup_size(ctx, limits->subgroup_size) >= limits->subgroup_size;
+}
+
+uint32_t mg_subgroup_workgroup_size(mg_context *ctx, uint32_t wanted)
+{
+    uint32_t subgroup = mg_gpu_get_limits(ctx->gpu)->subgroup_size;
+    return mg_workgroup_size(ctx, wanted > subgroup ? wanted : subgroup);
+}
+
+bool mg_device_is_cpu(mg_context *ctx)
+{
+    return mg_gpu_get_limits(ctx->gpu)->device_type == MG_DEVICE_VULKAN_CPU;
+}

@@ -33,5 +33,15 @@ void mg_bind_none(mg_context *ctx, mg_gpu_dispatch *d);
 void mg_grid_1d(mg_context *ctx, mg_gpu_dispatch *d, uint64_t groups);
 /* Largest power of two <= min(limit, device max workgroup size). */
 uint32_t mg_workgroup_size(mg_context *ctx, uint32_t wanted);
+/* Whether the *_sg shader variants may be used: glslang compiled them with
+ * subgroup operations, the device supports basic + arithmetic subgroup
+ * operations in compute shaders, and MESHGPT_DISABLE_SUBGROUPS is not set. */
+bool mg_use_subgroups(mg_context *ctx);
+/* Power-of-two workgroup size for a subgroup variant: `wanted`, but at least
+ * the subgroup size, so that every subgroup is full. */
+uint32_t mg_subgroup_workgroup_size(mg_context *ctx, uint32_t wanted);
+/* The device is a CPU implementation (lavapipe, SwiftShader): no memory
+ * coalescing to feed, few cores, barriers and shared memory are expensive. */
+bool mg_device_is_cpu(mg_context *ctx);
 
 #endif

@@ -8,11 +8,18 @@
 
 static uint32_t row_workgroup(mg_context *ctx, size_t width)
 {
-    /* No more invocations than elements, but at least a subgroup's worth. */
+    /* A CPU device runs a workgroup as one task on one core, in SIMD batches
+     * of a subgroup: a row split over more than one subgroup only adds
+     * barriers (with subgroups) or tree levels (without). There are plenty of
+     * rows to keep the cores busy. */
+    if (mg_device_is_cpu(ctx))
+        return mg_subgroup_workgroup_size(ctx, 1);
+    /* A GPU: no more invocations than elements, but at least 32 and a
+     * subgroup's worth. */
     uint32_t wanted = 32;
     while (wanted < ROW_WORKGROUP && wanted < width)
         wanted *= 2;
-    return mg_workgroup_size(ctx, wanted);
+    return mg_subgroup_workgroup_size(ctx, wanted);
 }
 
 static mg_status check_rows_out(mg_context *ctx, const char *op, const mg_tensor *x, const mg_tensor *out)
@@ -64,10 +71,16 @@ static mg_status norm(mg_context *ctx, const char *op, const mg_norm_params *np,
     else
         mg_bind_none(ctx, &d);
     p.y_offset = mg_bind(ctx, &d, out, true);
-    d.shader = param_dtype == MG_DTYPE_F16 ? MG_SHADER_NORM_F16 : MG_SHADER_NORM_F32;
+    bool sg = mg_use_subgroups(ctx);
+    if (param_dtype == MG_DTYPE_F16)
+        d.shader = sg ? MG_SHADER_NORM_F16_SG : MG_SHADER_NORM_F16;
+    else
+        d.shader = sg ? MG_SHADER_NORM_F32_SG : MG_SHADER_NORM_F32;
     d.spec[0] = row_workgroup(ctx, dim);
     d.spec[1] = (uint32_t)np->mode;
-    d.spec_count = 2;
+    d.spec[2] = dim % 4 == 0 && p.x_offset % 4 == 0 && p.y_offset % 4 == 0 && p.gamma_offset % 4 == 0 &&
+                p.beta_offset % 4 == 0;
+    d.spec_count = 3;
     mg_grid_1d(ctx, &d, rows);
     memcpy(d.push, &p, sizeof p);
     d.push_size = sizeof p;
@@ -149,9 +162,10 @@ mg_status mg_op_softmax(mg_context *ctx, const mg_tensor *x, const mg_softmax_op
     else
         mg_bind_none(ctx, &d);
     p.y_offset = mg_bind(ctx, &d, out, true);
-    d.shader = MG_SHADER_SOFTMAX;
+    d.shader = mg_use_subgroups(ctx) ? MG_SHADER_SOFTMAX_SG : MG_SHADER_SOFTMAX;
     d.spec[0] = row_workgroup(ctx, n);
-    d.spec_count = 1;
+    d.spec[1] = n % 4 == 0 && p.x_offset % 4 == 0 && p.y_offset % 4 == 0 && (!o->mask || p.mask_offset % 4 == 0);
+    d.spec_count = 2;
     mg_grid_1d(ctx, &d, rows);
     memcpy(d.push, &p, sizeof p);
     d.push_size = sizeof p;
@@ -188,7 +202,7 @@ mg_status mg_op_argmax(mg_context *ctx, const mg_tensor *x, mg_tensor *out)
     } p = {.rows = (uint32_t)rows, .n = (uint32_t)n};
     p.x_offset = mg_bind(ctx, &d, x, false);
     p.result_offset = mg_bind(ctx, &d, out, true);
-    d.shader = MG_SHADER_ARGMAX;
+    d.shader = mg_use_subgroups(ctx) ? MG_SHADER_ARGMAX_SG : MG_SHADER_ARGMAX;
     d.spec[0] = row_workgroup(ctx, n);
     d.spec_count = 1;
     mg_grid_1d(ctx, &d, rows);
