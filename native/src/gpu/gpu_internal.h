@@ -144,6 +144,10 @@ mg_status mg_gpu_instance_create(mg_gpu_instance *inst, bool validation, mg_diag
 void mg_gpu_instance_destroy(mg_gpu_instance *inst);
 
 /* vk_device_info.c */
+/* The queue family to compute on: a compute-only one when there is one (it runs
+ * beside graphics work such as Blender's viewport), else any with compute;
+ * UINT32_MAX when the device has none. */
+uint32_t mg_gpu_compute_queue_family(const mg_vk_functions *vk, VkPhysicalDevice physical);
 void mg_gpu_describe_device(const mg_vk_functions *vk, VkPhysicalDevice physical, int index,
                             mg_device_info *info);
 

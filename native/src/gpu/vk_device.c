@@ -67,31 +67,10 @@ mg_status mg_gpu_list_devices(mg_diag *diag, mg_device_info **out, size_t *out_c
     return status;
 }
 
-static uint32_t choose_queue_family(const mg_vk_functions *vk, VkPhysicalDevice physical)
-{
-    uint32_t count = 0;
-    vk->vkGetPhysicalDeviceQueueFamilyProperties(physical, &count, NULL);
-    VkQueueFamilyProperties families[16];
-    if (count > 16)
-        count = 16;
-    vk->vkGetPhysicalDeviceQueueFamilyProperties(physical, &count, families);
-    uint32_t any = UINT32_MAX;
-    for (uint32_t i = 0; i < count; i++) {
-        if (!(families[i].queueFlags & VK_QUEUE_COMPUTE_BIT))
-            continue;
-        /* A compute-only family runs beside graphics work (Blender's viewport). */
-        if (!(families[i].queueFlags & VK_QUEUE_GRAPHICS_BIT))
-            return i;
-        if (any == UINT32_MAX)
-            any = i;
-    }
-    return any;
-}
-
 static mg_status create_logical_device(mg_gpu *gpu)
 {
     mg_vk_functions *vk = gpu->vk;
-    gpu->queue_family = choose_queue_family(vk, gpu->physical);
+    gpu->queue_family = mg_gpu_compute_queue_family(vk, gpu->physical);
     float priority = 1.0f;
     VkDeviceQueueCreateInfo queue = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,

@@ -20,6 +20,26 @@ static bool device_has_extension(const mg_vk_functions *vk, VkPhysicalDevice phy
     return found;
 }
 
+uint32_t mg_gpu_compute_queue_family(const mg_vk_functions *vk, VkPhysicalDevice physical)
+{
+    uint32_t count = 0;
+    vk->vkGetPhysicalDeviceQueueFamilyProperties(physical, &count, NULL);
+    VkQueueFamilyProperties families[16];
+    if (count > 16)
+        count = 16;
+    vk->vkGetPhysicalDeviceQueueFamilyProperties(physical, &count, families);
+    uint32_t any = UINT32_MAX;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!(families[i].queueFlags & VK_QUEUE_COMPUTE_BIT))
+            continue;
+        if (!(families[i].queueFlags & VK_QUEUE_GRAPHICS_BIT))
+            return i;
+        if (any == UINT32_MAX)
+            any = i;
+    }
+    return any;
+}
+
 static mg_device_type map_type(VkPhysicalDeviceType type)
 {
     switch (type) {
@@ -114,15 +134,7 @@ void mg_gpu_describe_device(const mg_vk_functions *vk, VkPhysicalDevice physical
     }
     info->unified_memory = any_local && all_local_visible;
 
-    uint32_t family_count = 0;
-    vk->vkGetPhysicalDeviceQueueFamilyProperties(physical, &family_count, NULL);
-    VkQueueFamilyProperties families[16];
-    if (family_count > 16)
-        family_count = 16;
-    vk->vkGetPhysicalDeviceQueueFamilyProperties(physical, &family_count, families);
-    bool has_compute = false;
-    for (uint32_t i = 0; i < family_count; i++)
-        has_compute |= (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) != 0;
+    bool has_compute = mg_gpu_compute_queue_family(vk, physical) != UINT32_MAX;
 
     info->usable = true;
     if (props.apiVersion < VK_API_VERSION_1_1) {

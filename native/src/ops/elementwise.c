@@ -5,16 +5,6 @@
 
 #define ELEMENTWISE_WORKGROUP 256
 
-static mg_status check_same_shape(mg_context *ctx, const char *op, const mg_tensor *x, const mg_tensor *out)
-{
-    if (x->count == out->count && x->ndim == out->ndim && memcmp(x->shape, out->shape, (size_t)x->ndim * 8) == 0)
-        return MG_OK;
-    char xs[64], os[64];
-    mg_shape_string(x, xs, sizeof xs);
-    mg_shape_string(out, os, sizeof os);
-    return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: out has shape %s but the input has shape %s", op, os, xs);
-}
-
 static void grid_for(mg_context *ctx, mg_gpu_dispatch *d, size_t elements)
 {
     d->spec[0] = mg_workgroup_size(ctx, ELEMENTWISE_WORKGROUP);
@@ -28,7 +18,7 @@ mg_status mg_op_binary(mg_context *ctx, mg_binary_op op, const mg_tensor *a, con
     if ((status = mg_check_tensor(ctx, name, "a", a, MG_DTYPE_F32, false)) != MG_OK ||
         (status = mg_check_tensor(ctx, name, "b", b, MG_DTYPE_F32, false)) != MG_OK ||
         (status = mg_check_tensor(ctx, name, "out", out, MG_DTYPE_F32, false)) != MG_OK ||
-        (status = check_same_shape(ctx, name, a, out)) != MG_OK)
+        (status = mg_check_same_shape(ctx, name, "a", a, out)) != MG_OK)
         return status;
     if ((unsigned)op > MG_BINARY_MUL)
         return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "binary: unknown op %d", (int)op);
@@ -80,7 +70,7 @@ static mg_status unary(mg_context *ctx, const char *name, mg_unary_op op, const 
     mg_status status;
     if ((status = mg_check_tensor(ctx, name, "x", x, MG_DTYPE_F32, false)) != MG_OK ||
         (status = mg_check_tensor(ctx, name, "out", out, MG_DTYPE_F32, false)) != MG_OK ||
-        (status = check_same_shape(ctx, name, x, out)) != MG_OK)
+        (status = mg_check_same_shape(ctx, name, "x", x, out)) != MG_OK)
         return status;
     if ((unsigned)op > MG_UNARY_RELU)
         return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "unary: unknown op %d", (int)op);

@@ -55,6 +55,17 @@ mg_status mg_check_param(mg_context *ctx, const char *op, const char *name, cons
     return MG_OK;
 }
 
+mg_status mg_check_same_shape(mg_context *ctx, const char *op, const char *name, const mg_tensor *x,
+                              const mg_tensor *out)
+{
+    if (x->ndim == out->ndim && memcmp(x->shape, out->shape, (size_t)x->ndim * sizeof x->shape[0]) == 0)
+        return MG_OK;
+    char xs[64], os[64];
+    mg_shape_string(x, xs, sizeof xs);
+    mg_shape_string(out, os, sizeof os);
+    return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: out has shape %s but %s has shape %s", op, os, name, xs);
+}
+
 mg_status mg_check_no_alias(mg_context *ctx, const char *op, const char *name, const mg_tensor *input,
                             const mg_tensor *out)
 {

@@ -10,6 +10,9 @@ mg_status mg_check_tensor(mg_context *ctx, const char *op, const char *name, con
 /* An f32 or f16 parameter that, when present, has `count` elements and `weight_dtype`. */
 mg_status mg_check_param(mg_context *ctx, const char *op, const char *name, const mg_tensor *t, size_t count,
                          mg_dtype dtype);
+/* out has exactly the shape of `x` (named `name` in the message). */
+mg_status mg_check_same_shape(mg_context *ctx, const char *op, const char *name, const mg_tensor *x,
+                              const mg_tensor *out);
 /* out must not overlap the input (for ops that cannot run in place). */
 mg_status mg_check_no_alias(mg_context *ctx, const char *op, const char *name, const mg_tensor *input,
                             const mg_tensor *out);

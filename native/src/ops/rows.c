@@ -22,23 +22,13 @@ static uint32_t row_workgroup(mg_context *ctx, size_t width)
     return mg_subgroup_workgroup_size(ctx, wanted);
 }
 
-static mg_status check_rows_out(mg_context *ctx, const char *op, const mg_tensor *x, const mg_tensor *out)
-{
-    if (x->count == out->count && x->ndim == out->ndim && memcmp(x->shape, out->shape, (size_t)x->ndim * 8) == 0)
-        return MG_OK;
-    char xs[64], os[64];
-    mg_shape_string(x, xs, sizeof xs);
-    mg_shape_string(out, os, sizeof os);
-    return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: out has shape %s but x has shape %s", op, os, xs);
-}
-
 static mg_status norm(mg_context *ctx, const char *op, const mg_norm_params *np, const mg_tensor *x,
                       const mg_tensor *gamma, const mg_tensor *beta, mg_tensor *out)
 {
     mg_status status;
     if ((status = mg_check_tensor(ctx, op, "x", x, MG_DTYPE_F32, false)) != MG_OK ||
         (status = mg_check_tensor(ctx, op, "out", out, MG_DTYPE_F32, false)) != MG_OK ||
-        (status = check_rows_out(ctx, op, x, out)) != MG_OK)
+        (status = mg_check_same_shape(ctx, op, "x", x, out)) != MG_OK)
         return status;
     size_t dim = mg_last_dim(x), rows = mg_rows(x);
     mg_dtype param_dtype = gamma ? gamma->dtype : beta ? beta->dtype : MG_DTYPE_F32;
@@ -126,7 +116,7 @@ mg_status mg_op_softmax(mg_context *ctx, const mg_tensor *x, const mg_softmax_op
     mg_status status;
     if ((status = mg_check_tensor(ctx, op, "x", x, MG_DTYPE_F32, false)) != MG_OK ||
         (status = mg_check_tensor(ctx, op, "out", out, MG_DTYPE_F32, false)) != MG_OK ||
-        (status = check_rows_out(ctx, op, x, out)) != MG_OK)
+        (status = mg_check_same_shape(ctx, op, "x", x, out)) != MG_OK)
         return status;
     size_t n = mg_last_dim(x), rows = mg_rows(x);
     if (o->mask_row_divisor == 0 || o->causal_queries == 0)
