@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what libmeshgpt needs to build and test on Debian 12 (bookworm).
-# Safe to run again: apt-get skips what is already there.
+# Safe to run again: apt-get skips what is already there. --list prints the packages.
 set -euo pipefail
 
 packages=(
@@ -13,6 +13,10 @@ packages=(
     libcriterion-dev         # the C test framework
 )
 
+if [ "${1:-}" = "--list" ]; then
+    echo "${packages[*]}"
+    exit 0
+fi
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "setup.sh: no apt-get here; install the equivalents of: ${packages[*]}" >&2
     exit 1
