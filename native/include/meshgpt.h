@@ -227,6 +227,131 @@ MG_API mg_status mg_bench_ops(mg_context *context, const mg_bench_params *params
                               mg_bench_result **out_results, size_t *out_count);
 MG_API void mg_bench_results_free(mg_bench_result *results);
 
+
+/* ------------------------------------------------------------------------- */
+/* Meshes and mesh files                                                     */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A polygon mesh with faces of one size: triangles (face_size 3) or quads (4).
+ * Arrays a library function fills are allocated by the library and released
+ * with mg_mesh_free(); a mesh the caller builds may point at any memory.
+ */
+typedef struct mg_mesh {
+    float *vertices;        /* [num_vertices * 3]: x, y, z */
+    size_t num_vertices;
+    int32_t *faces;         /* [num_faces * face_size]: vertex indices */
+    size_t num_faces;
+    uint32_t face_size;     /* 3 or 4 */
+    uint8_t *face_mask;     /* [num_faces], 1 = valid face; NULL = all valid (decoding fills it) */
+} mg_mesh;
+
+/* Frees the arrays of a mesh filled by the library and zeroes the struct. */
+MG_API void mg_mesh_free(mg_mesh *mesh);
+
+typedef enum mg_mesh_format {
+    MG_MESH_FORMAT_AUTO = 0,   /* from the file name's extension (reading: also the content) */
+    MG_MESH_FORMAT_OBJ = 1,
+    MG_MESH_FORMAT_PLY = 2,    /* reading: ASCII and binary; writing: binary little-endian */
+    MG_MESH_FORMAT_PLY_ASCII = 3,
+    MG_MESH_FORMAT_STL = 4,    /* reading: ASCII and binary; writing: binary */
+    MG_MESH_FORMAT_STL_ASCII = 5,
+    MG_MESH_FORMAT_GLTF = 6,   /* .gltf with embedded (data URI) buffers */
+    MG_MESH_FORMAT_GLB = 7
+} mg_mesh_format;
+
+typedef enum mg_polygon_mode {
+    MG_POLYGONS_TRIANGULATE = 0, /* every face with more than 3 corners becomes a triangle fan */
+    MG_POLYGONS_QUADS = 1,       /* all faces must be quads (4 corners) */
+    MG_POLYGONS_AS_IS = 2        /* all faces must have the same size, 3 or 4 */
+} mg_polygon_mode;
+
+typedef struct mg_mesh_read_params {
+    mg_mesh_format format;       /* MG_MESH_FORMAT_AUTO */
+    mg_polygon_mode polygons;    /* MG_POLYGONS_TRIANGULATE */
+} mg_mesh_read_params;
+
+MG_API mg_mesh_read_params mg_mesh_read_default_params(void);
+
+/* Reads a mesh file; errors name the file, the line or byte offset and what is wrong. */
+MG_API mg_status mg_mesh_read(const char *path, const mg_mesh_read_params *params, mg_mesh *out_mesh,
+                              char *error_buffer, size_t error_buffer_size);
+/* The same from bytes in memory (format must not be AUTO unless the content tells it). */
+MG_API mg_status mg_mesh_read_memory(const void *data, size_t size, const mg_mesh_read_params *params,
+                                     mg_mesh *out_mesh, char *error_buffer, size_t error_buffer_size);
+/* Writes a mesh; faces whose face_mask entry is 0 are left out. */
+MG_API mg_status mg_mesh_write(const char *path, const mg_mesh *mesh, mg_mesh_format format,
+                               char *error_buffer, size_t error_buffer_size);
+
+/* ------------------------------------------------------------------------- */
+/* Models                                                                    */
+/* ------------------------------------------------------------------------- */
+
+typedef struct mg_model mg_model;
+
+/*
+ * Loads a model file: a .safetensors holding meshgpt-pytorch state-dict names
+ * with the configuration in its metadata, or with meshgpt-pytorch's
+ * constructor arguments in a config.json beside it. Every expected tensor is
+ * checked (name, dtype, shape); the error lists what is missing, unexpected
+ * or mis-shaped. Weights are uploaded to the context's device once.
+ */
+MG_API mg_status mg_model_load(mg_context *context, const char *path, mg_model **out_model);
+MG_API void mg_model_free(mg_model *model);
+/* The model's configuration as JSON (owned by the model). */
+MG_API const char *mg_model_config_json(const mg_model *model);
+/* The largest number of faces one mesh may have for this model. */
+MG_API size_t mg_model_max_faces(const mg_model *model);
+
+/* ------------------------------------------------------------------------- */
+/* Tokens: the autoencoder as a mesh tokenizer                               */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Tokens of one mesh, in meshgpt-pytorch's order: face, corner, level; so
+ * tokens[(f * face_size + c) * levels + q]. -1 marks a missing token.
+ */
+typedef struct mg_tokens {
+    int32_t *tokens;        /* [num_faces * face_size * levels] */
+    size_t num_faces;
+    uint32_t face_size;
+    uint32_t levels;
+} mg_tokens;
+
+MG_API void mg_tokens_free(mg_tokens *tokens);
+
+typedef enum mg_preprocess {
+    MG_PREPROCESS_MODEL = 0, /* the model config's preprocessing (normalize, merge, order) */
+    MG_PREPROCESS_NONE = 1   /* the mesh exactly as given, only discretized (meshgpt-pytorch's own behaviour) */
+} mg_preprocess;
+
+typedef struct mg_tokenize_params {
+    mg_preprocess preprocess;   /* MG_PREPROCESS_MODEL */
+} mg_tokenize_params;
+
+MG_API mg_tokenize_params mg_tokenize_default_params(void);
+
+/*
+ * Tokenizes `count` meshes in one batch. out_tokens[count] receive the tokens;
+ * out_meshes (NULL if not wanted) receive each mesh as the tokenizer saw it
+ * (after preprocessing), whose faces the tokens follow.
+ */
+MG_API mg_status mg_tokenize(mg_model *model, const mg_mesh *meshes, size_t count,
+                             const mg_tokenize_params *params, mg_tokens *out_tokens, mg_mesh *out_meshes);
+
+/*
+ * Decodes token sequences back to meshes (one vertex per face corner, faces in
+ * token order). A face with any missing (-1) or out-of-range token is kept
+ * with face_mask 0 and NaN coordinates, as meshgpt-pytorch does.
+ */
+MG_API mg_status mg_decode(mg_model *model, const mg_tokens *tokens, size_t count, mg_mesh *out_meshes);
+
+/* Token files: {"format": "meshgpt-tokens", "version": 1, ...} (see README). */
+MG_API mg_status mg_tokens_write_json(const char *path, const mg_tokens *tokens, const char *model_name,
+                                      const char *text, char *error_buffer, size_t error_buffer_size);
+MG_API mg_status mg_tokens_read_json(const char *path, mg_tokens *out_tokens, char *error_buffer,
+                                     size_t error_buffer_size);
+
 #ifdef __cplusplus
 }
 #endif

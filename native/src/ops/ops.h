@@ -64,4 +64,54 @@ mg_status mg_op_geglu(mg_context *ctx, const mg_tensor *x, mg_tensor *out);
 /* out (i32, x's shape without the last axis; [1] for a 1-D x) = argmax over x's last axis. */
 mg_status mg_op_argmax(mg_context *ctx, const mg_tensor *x, mg_tensor *out);
 
+/* ---- autoencoder ops (graph, sequence and quantizer) ---- */
+
+/*
+ * 1-D convolution along the sequence axis, channels last, "same" zero padding:
+ * out[b, t, o] = bias[o] + sum_{k, i} weight[o, i, k] * x[b, t + k - K/2, i].
+ * x [B, N, Ci] or [N, Ci]; weight [Co, Ci, K] (PyTorch Conv1d layout), K odd;
+ * bias [Co] or NULL; mask i32 [B, N] or [N], or NULL: rows of x whose mask is 0
+ * read as zero (meshgpt-pytorch zeroes pad faces before every conv).
+ */
+mg_status mg_op_conv1d(mg_context *ctx, const mg_tensor *x, const mg_tensor *weight, const mg_tensor *bias,
+                       const mg_tensor *mask, mg_tensor *out);
+
+/* out[b, :] = sum_t mask[b, t] * x[b, t, :] / max(sum_t mask[b, t], eps); no mask: the plain mean.
+ * x [B, N, C], mask i32 [B, N] or NULL, out [B, C]. */
+mg_status mg_op_masked_mean(mg_context *ctx, const mg_tensor *x, const mg_tensor *mask, float eps, mg_tensor *out);
+
+/* out[b, t, c] = x[b, t, c] * gate[b, c]; x [B, N, C], gate [B, C]. In place ok. */
+mg_status mg_op_scale_channels(mg_context *ctx, const mg_tensor *x, const mg_tensor *gate, mg_tensor *out);
+
+/* out[b, t, :] = mask[b, t] ? x[b, t, :] : 0; x [B, N, C], mask i32 [B, N]. In place ok. */
+mg_status mg_op_mask_rows(mg_context *ctx, const mg_tensor *x, const mg_tensor *mask, mg_tensor *out);
+
+/*
+ * Mean over a compressed sparse row list: out[m, :] = mean of src[indices[p], :]
+ * for p in [offsets[m], offsets[m + 1]), zeros when the range is empty.
+ * src [R, D], offsets i32 [M + 1], indices i32 [nnz] (each in [0, R)), out [M, D].
+ * Serves SAGEConv's neighbour mean and the face-corner to vertex scatter-mean.
+ */
+mg_status mg_op_gather_mean(mg_context *ctx, const mg_tensor *src, const mg_tensor *offsets, const mg_tensor *indices,
+                            mg_tensor *out);
+
+/* dst[r, column_offset + c] = src[r, c] for src [R, w], dst [R, W] (concatenation along the last axis). */
+mg_status mg_op_copy_columns(mg_context *ctx, const mg_tensor *src, mg_tensor *dst, size_t column_offset);
+
+/*
+ * Residual lookup-free quantization of x [N, d] (d <= 30) over `levels` levels:
+ * r = x; for q: xq = c tanh(r / c) with c = soft_clamp * 0.5^q (no clamp when
+ * soft_clamp <= 0); v = xq > 0 ? 2^-q : -2^-q per dimension; index = sum_d
+ * [xq_d > 0] 2^(d-1-dim) (first dimension is the most significant bit); r -= v.
+ * values [N, d] = sum over levels of v; indices i32 [N, levels].
+ */
+mg_status mg_op_lfq_quantize(mg_context *ctx, const mg_tensor *x, int levels, float soft_clamp, mg_tensor *values,
+                             mg_tensor *indices);
+/* values [N, d] = sum over levels q of the ±2^-q bit vector of indices[n, q]; an index outside
+ * [0, 2^d) (the pad id -1) adds nothing. indices i32 [N, levels]. */
+mg_status mg_op_lfq_dequantize(mg_context *ctx, const mg_tensor *indices, mg_tensor *values);
+
+/* indices[n] = argmin_k ||x[n] - codebook[k]||^2 (ties: lowest k); x [N, D], codebook [K, D], indices i32 [N]. */
+mg_status mg_op_vq_nearest(mg_context *ctx, const mg_tensor *x, const mg_tensor *codebook, mg_tensor *indices);
+
 #endif
