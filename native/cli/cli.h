@@ -21,5 +21,8 @@ mg_context *cli_open_context(const cli_common *common);
 
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_tokenize(int argc, char **argv);
+/* tokenize, decode and reconstruct */
+int cmd_tokenizer(const char *command, int argc, char **argv);
 
 #endif

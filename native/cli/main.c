@@ -11,7 +11,11 @@ static void usage(FILE *out)
             "\n"
             "commands:\n"
             "  devices              list the Vulkan devices and the CPU reference backend\n"
+            "  tokenize             turn a mesh file into MeshGPT tokens (JSON)\n"
+            "  decode               turn tokens back into a mesh file\n"
+            "  reconstruct          tokenize and decode a mesh, report the reconstruction error\n"
             "  bench ops            time every op on the device and on the CPU reference\n"
+            "  bench tokenize       meshes/s and faces/s of the tokenizer on each device\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -83,6 +87,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "devices") == 0)
         return cmd_devices(argc - 1, argv + 1);
+    if (strcmp(command, "tokenize") == 0 || strcmp(command, "decode") == 0 || strcmp(command, "reconstruct") == 0)
+        return cmd_tokenizer(command, argc - 1, argv + 1);
     if (strcmp(command, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);

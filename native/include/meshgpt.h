@@ -283,6 +283,13 @@ MG_API mg_status mg_mesh_read_memory(const void *data, size_t size, const mg_mes
 MG_API mg_status mg_mesh_write(const char *path, const mg_mesh *mesh, mg_mesh_format format,
                                char *error_buffer, size_t error_buffer_size);
 
+/*
+ * A connected copy of a decoded mesh: faces whose face_mask is 0 are dropped
+ * and corners at bit-identical positions become one vertex (first-seen order).
+ * Decoding gives one vertex per face corner, as meshgpt-pytorch does.
+ */
+MG_API mg_status mg_mesh_weld(const mg_mesh *mesh, mg_mesh *out_mesh, char *error_buffer, size_t error_buffer_size);
+
 /* ------------------------------------------------------------------------- */
 /* Models                                                                    */
 /* ------------------------------------------------------------------------- */
@@ -302,6 +309,10 @@ MG_API void mg_model_free(mg_model *model);
 MG_API const char *mg_model_config_json(const mg_model *model);
 /* The largest number of faces one mesh may have for this model. */
 MG_API size_t mg_model_max_faces(const mg_model *model);
+/* Vertices per face the model works with: 3 (triangles) or 4 (quads). */
+MG_API uint32_t mg_model_face_size(const mg_model *model);
+/* The coordinate grid of the tokenizer: coordinates in [lo, hi] fall into `bins` equal bins. */
+MG_API mg_status mg_model_coordinate_grid(const mg_model *model, float *out_lo, float *out_hi, int *out_bins);
 
 /* ------------------------------------------------------------------------- */
 /* Tokens: the autoencoder as a mesh tokenizer                               */

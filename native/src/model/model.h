@@ -1,0 +1,15 @@
+/* The mg_model object behind the public handle. */
+#ifndef MG_MODEL_MODEL_H
+#define MG_MODEL_MODEL_H
+
+#include "model/autoencoder.h"
+#include "model/model_file.h"
+
+struct mg_model {
+    mg_context *ctx;
+    mg_model_file_info info;
+    mg_weights weights;
+    mg_autoencoder autoencoder;
+};
+
+#endif
