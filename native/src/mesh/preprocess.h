@@ -31,8 +31,9 @@ mg_status mg_mesh_validate(const mg_mesh *mesh, mg_diag *diag);
  *     (num_discrete cells per axis over range) and vertices in the same cell
  *     become one; without it coordinates stay continuous;
  *  4. drop_degenerate: faces that repeat a vertex (after merging) are dropped,
- *     and of faces with the same vertex set (any rotation or winding) only the
- *     one first in the face order below is kept;
+ *     and of faces with the same vertex set (any rotation or winding) only one
+ *     is kept: the one whose rotated tuple (step 6) is smallest, then the
+ *     earliest in the input; it keeps its place when faces are not sorted;
  *  5. order: vertices ascending by the discrete coordinates in the config's
  *     axis order (ZYX: z, then y, then x; YZX: y, z, x), ties (only without
  *     merging) by the continuous coordinates in that order, then the input
