@@ -1,7 +1,12 @@
 /*
  * Per-face features of the MeshAutoencoder's encoder (meshgpt-pytorch
  * get_derived_face_features + discretize), computed on the continuous
- * coordinates of each face.
+ * coordinates of each face, in float32 as upstream:
+ *   angles[k] = acos(clip(dot(v_k / |v_k|, v_{k-1} / |v_{k-1}|), -1 + 1e-5, 1 - 1e-5))
+ *               (POSITION vectors w.r.t. the origin, not the interior angle; |.| floored at 1e-12)
+ *   triangles: e1 = v0 - v2, e2 = v1 - v0      (corners minus corners rolled by 1)
+ *   quads:     e1 = v0 - v2, e2 = v1 - v3      (rolled by 2: the two diagonals)
+ *   c = e1 x e2, normal = c / max(|c|, 1e-12), area = |c| / 2
  */
 #ifndef MG_MESH_FEATURES_H
 #define MG_MESH_FEATURES_H
@@ -34,7 +39,8 @@ typedef struct mg_face_feature_ids {
 
 /* For each face of (vertices, faces): gather corners, compute the features and discretize them
  * with the config's bins and ranges (coords and normals over coor_range, angles over [0, pi],
- * area over [0, (hi - lo)^2]). */
+ * area over [0, (hi - lo)^2]). The face size is the config's (quads: 4, else 3). A face with a
+ * negative index is a pad face and uses vertex 0 for every corner, as upstream. */
 void mg_face_feature_ids_compute(const mg_ae_config *config, const float *vertices, const int32_t *faces,
                                  size_t num_faces, const mg_face_feature_ids *out);
 
