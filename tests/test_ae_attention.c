@@ -395,3 +395,100 @@ Test(ae_attention_block, reports_a_missing_weight_by_name)
     free_block_host(&f);
     mg_context_destroy(cpu);
 }
+
+/* ---- against PyTorch (tests/fixtures/ae_attention, scripts/make_attention_fixture.py) ---- */
+
+static const char *const fixture_weights[] = {
+    "0.norm.gamma",    "0.to_q.0.weight", "0.to_kv.0.weight",           "0.to_out.0.weight",
+    "1.norm.weight",   "1.norm.bias",     "1.to_qkv.weight",            "1.attn_fn.rel_pos.inv_freq",
+    "1.to_out.weight", "2.0.g",           "2.1.ff.0.proj.weight",       "2.1.ff.0.proj.bias",
+    "2.1.ff.2.weight", "2.1.ff.2.bias",
+};
+#define FIXTURE_WEIGHTS (sizeof fixture_weights / sizeof fixture_weights[0])
+
+/* test_npy_load reads under meshgpt-pytorch-a/cases: step out of it. */
+static test_npy load_fixture(const char *name)
+{
+    char relative[256];
+    snprintf(relative, sizeof relative, "../../ae_attention/%s", name);
+    return test_npy_load(relative);
+}
+
+static float *run_fixture_block(mg_context *ctx, const test_npy *x, const int32_t *mask, const test_npy *weights)
+{
+    mg_weight items[FIXTURE_WEIGHTS];
+    memset(items, 0, sizeof items);
+    for (size_t i = 0; i < FIXTURE_WEIGHTS; i++) {
+        snprintf(items[i].name, sizeof items[i].name, "blk.%s", fixture_weights[i]);
+        items[i].tensor = test_tensor(ctx, MG_DTYPE_F32, weights[i].ndim, weights[i].shape, weights[i].f32);
+        items[i].count = weights[i].count;
+    }
+    mg_weights all = {items, FIXTURE_WEIGHTS};
+    mg_ae_config config;
+    small_config(&config, true);
+    mg_tensor *tx = test_tensor(ctx, MG_DTYPE_F32, 3, x->shape, x->f32);
+    mg_tensor *tm = test_tensor_i32(ctx, 2, x->shape, mask);
+    mg_tensor *tout = test_empty(ctx, MG_DTYPE_F32, 3, x->shape);
+    cr_assert_eq(mg_ae_attn_block_forward(ctx, &all, "blk.", &config, tx, tm, tout), MG_OK, "%s",
+                 mg_context_last_error(ctx));
+    float *result = test_read(tout);
+    mg_tensor_free(tx);
+    mg_tensor_free(tm);
+    mg_tensor_free(tout);
+    for (size_t i = 0; i < FIXTURE_WEIGHTS; i++)
+        mg_tensor_free(items[i].tensor);
+    return result;
+}
+
+Test(ae_attention_block, matches_pytorch_fixture_on_cpu_and_vulkan)
+{
+    test_npy x = load_fixture("x"), mask_npy = load_fixture("mask"), want = load_fixture("out");
+    cr_assert_eq(x.ndim, 3);
+    cr_assert_eq(want.count, x.count);
+    size_t batch = (size_t)x.shape[0], n = (size_t)x.shape[1], dim = (size_t)x.shape[2];
+    int32_t *mask = malloc(mask_npy.count * sizeof *mask);
+    size_t pad_rows = 0;
+    for (size_t i = 0; i < mask_npy.count; i++) {
+        mask[i] = (int32_t)mask_npy.i64[i];
+        pad_rows += mask[i] == 0;
+    }
+    cr_assert(pad_rows > 64, "the fixture has rows that see only pad faces");
+    test_npy weights[FIXTURE_WEIGHTS];
+    for (size_t i = 0; i < FIXTURE_WEIGHTS; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "weight.%s", fixture_weights[i]);
+        weights[i] = load_fixture(name);
+    }
+
+    mg_context *contexts[2] = {test_cpu_context(), test_vulkan_context()};
+    for (int c = 0; c < 2; c++) {
+        float *got = run_fixture_block(contexts[c], &x, mask, weights);
+        test_assert_finite_like(got, want.f32, want.count);
+        /* real rows and pad rows separately: pad rows check the all-masked fallback */
+        double err_real = 0, ref_real = 0, err_pad = 0, ref_pad = 0;
+        for (size_t r = 0; r < batch * n; r++)
+            for (size_t k = 0; k < dim; k++) {
+                double e = (double)got[r * dim + k] - want.f32[r * dim + k], w = want.f32[r * dim + k];
+                if (mask[r]) {
+                    err_real += e * e;
+                    ref_real += w * w;
+                } else {
+                    err_pad += e * e;
+                    ref_pad += w * w;
+                }
+            }
+        double nmse_real = err_real / ref_real, nmse_pad = err_pad / ref_pad;
+        cr_log_info("%s vs PyTorch: NMSE real rows %.3g, pad rows %.3g", c ? "Vulkan" : "CPU", nmse_real, nmse_pad);
+        cr_assert(nmse_real <= 1e-10 && nmse_pad <= 1e-10, "%s vs PyTorch: NMSE real rows %.3g, pad rows %.3g",
+                  c ? "Vulkan" : "CPU", nmse_real, nmse_pad);
+        free(got);
+    }
+    mg_context_destroy(contexts[0]);
+    test_close(contexts[1]);
+    for (size_t i = 0; i < FIXTURE_WEIGHTS; i++)
+        test_npy_free(&weights[i]);
+    free(mask);
+    test_npy_free(&x);
+    test_npy_free(&mask_npy);
+    test_npy_free(&want);
+}
