@@ -198,23 +198,23 @@ mg_status mg_op_taylor_kv_summary(mg_context *ctx, const mg_tensor *kv, const mg
                                  mg_f32_of(summary));
         return MG_OK;
     }
-    mg_gpu_dispatch d_;
-    memset(&d_, 0, sizeof d_);
+    mg_gpu_dispatch dispatch;
+    memset(&dispatch, 0, sizeof dispatch);
     struct {
         uint32_t kv_offset, mask_offset, summary_offset, batch, n, heads, dim_head, has_mask;
     } pc = {.batch = (uint32_t)batch, .n = (uint32_t)n, .heads = (uint32_t)heads, .dim_head = (uint32_t)d,
             .has_mask = mask != NULL};
-    pc.kv_offset = mg_bind(ctx, &d_, kv, false);
+    pc.kv_offset = mg_bind(ctx, &dispatch, kv, false);
     if (mask)
-        pc.mask_offset = mg_bind(ctx, &d_, mask, false);
+        pc.mask_offset = mg_bind(ctx, &dispatch, mask, false);
     else
-        mg_bind_none(ctx, &d_);
-    pc.summary_offset = mg_bind(ctx, &d_, summary, true);
-    d_.shader = MG_SHADER_ATTN_TAYLOR_SUMMARY;
-    grid_for(ctx, &d_, summary->count);
-    memcpy(d_.push, &pc, sizeof pc);
-    d_.push_size = sizeof pc;
-    return mg_gpu_record_dispatch(ctx->gpu, &d_);
+        mg_bind_none(ctx, &dispatch);
+    pc.summary_offset = mg_bind(ctx, &dispatch, summary, true);
+    dispatch.shader = MG_SHADER_ATTN_TAYLOR_SUMMARY;
+    grid_for(ctx, &dispatch, summary->count);
+    memcpy(dispatch.push, &pc, sizeof pc);
+    dispatch.push_size = sizeof pc;
+    return mg_gpu_record_dispatch(ctx->gpu, &dispatch);
 }
 
 mg_status mg_op_taylor_readout(mg_context *ctx, const mg_tensor *q, const mg_tensor *summary, size_t heads,
@@ -246,19 +246,19 @@ mg_status mg_op_taylor_readout(mg_context *ctx, const mg_tensor *q, const mg_ten
         mg_ref_taylor_readout(batch, n, heads, d, scale, eps, mg_f32_of(q), mg_f32_of(summary), mg_f32_of(out));
         return MG_OK;
     }
-    mg_gpu_dispatch d_;
-    memset(&d_, 0, sizeof d_);
+    mg_gpu_dispatch dispatch;
+    memset(&dispatch, 0, sizeof dispatch);
     struct {
         uint32_t q_offset, summary_offset, out_offset, batch, n, heads, dim_head;
         float scale, eps;
     } pc = {.batch = (uint32_t)batch, .n = (uint32_t)n, .heads = (uint32_t)heads, .dim_head = (uint32_t)d,
             .scale = scale, .eps = eps};
-    pc.q_offset = mg_bind(ctx, &d_, q, false);
-    pc.summary_offset = mg_bind(ctx, &d_, summary, false);
-    pc.out_offset = mg_bind(ctx, &d_, out, true);
-    d_.shader = MG_SHADER_ATTN_TAYLOR_READOUT;
-    grid_for(ctx, &d_, out->count);
-    memcpy(d_.push, &pc, sizeof pc);
-    d_.push_size = sizeof pc;
-    return mg_gpu_record_dispatch(ctx->gpu, &d_);
+    pc.q_offset = mg_bind(ctx, &dispatch, q, false);
+    pc.summary_offset = mg_bind(ctx, &dispatch, summary, false);
+    pc.out_offset = mg_bind(ctx, &dispatch, out, true);
+    dispatch.shader = MG_SHADER_ATTN_TAYLOR_READOUT;
+    grid_for(ctx, &dispatch, out->count);
+    memcpy(dispatch.push, &pc, sizeof pc);
+    dispatch.push_size = sizeof pc;
+    return mg_gpu_record_dispatch(ctx->gpu, &dispatch);
 }
