@@ -39,6 +39,12 @@ set(MG_SHADER_VARIANTS
     "argmax_sg|argmax.comp|USE_SUBGROUPS"
     "unary|unary.comp|"
 )
+# Attention ops of the autoencoder's optional attention blocks (ops_attention.h).
+list(APPEND MG_SHADER_VARIANTS
+    "attn_local|attn_local.comp|"
+    "attn_taylor_summary|attn_taylor_summary.comp|"
+    "attn_taylor_readout|attn_taylor_readout.comp|"
+)
 
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).
