@@ -14,9 +14,11 @@
 //  - w_tile holds w[o, i0 .. i0 + BK, 0 .. KS] for the BN channels, which is
 //    BK * KS consecutive floats of each weight row (coalesced reads), stored
 //    [i][k][o] so that neighbouring invocations read neighbouring vec4s of o.
-// Each invocation computes TM x TN outputs (register blocking): its rows are
-// tm + j * (BM / TM) (neighbouring invocations: neighbouring rows of x_tile),
-// its columns TN / 4 groups of 4 consecutive o strided by BN / TN groups.
+// Each invocation computes TM x TN outputs (register blocking): TM consecutive
+// rows, and TN / 4 groups of 4 consecutive o strided by BN / TN groups. Per
+// input channel it reads the TM + KS - 1 rows its taps touch once into
+// registers and slides over them for the KS taps (TM + KS - 1 shared reads
+// instead of TM * KS: 14 against 56 for K = 7, TM = 8).
 #include "common.glsl"
 
 layout(constant_id = 1) const uint BM = 64;
@@ -55,7 +57,6 @@ void main()
 {
     const uint threads = gl_WorkGroupSize.x;
     const uint threads_n = BN / TN;
-    const uint threads_m = BM / TM;
     const uint half_k = KS / 2u;
     uint t = gl_LocalInvocationID.x;
     uint tn = t % threads_n;
@@ -94,16 +95,16 @@ void main()
         }
         barrier();
         [[unroll]] for (uint i = 0; i < BK; i++) {
+            float window[TM + KS - 1u];
+            [[unroll]] for (uint j = 0; j < TM + KS - 1u; j++)
+                window[j] = x_tile[i * X_ROWS + tm * TM + j];
             [[unroll]] for (uint k = 0; k < KS; k++) {
-                float a_reg[MAX_T];
                 vec4 w_reg[MAX_T / 4u];
-                [[unroll]] for (uint j = 0; j < TM; j++)
-                    a_reg[j] = x_tile[i * X_ROWS + tm + j * threads_m + k];
                 [[unroll]] for (uint g = 0; g < TN / 4u; g++)
                     w_reg[g] = w_tile[(i * KS + k) * (BN / 4u) + g * threads_n + tn];
                 [[unroll]] for (uint j = 0; j < TM; j++)
                     [[unroll]] for (uint g = 0; g < TN / 4u; g++)
-                        acc[j * (TN / 4u) + g] += a_reg[j] * w_reg[g];
+                        acc[j * (TN / 4u) + g] += window[j + k] * w_reg[g];
             }
         }
         barrier();
@@ -116,7 +117,7 @@ void main()
                 continue;
             float b = pc.has_bias != 0u ? LOAD_WEIGHT(bias, pc.bias_offset + go) : 0.0;
             [[unroll]] for (uint j = 0; j < TM; j++) {
-                uint gt = t0 + tm + j * threads_m;
+                uint gt = t0 + tm * TM + j;
                 if (gt < pc.N)
                     y[pc.y_offset + (row_base + gt) * pc.CO + go] = acc[j * (TN / 4u) + g][c] + b;
             }
