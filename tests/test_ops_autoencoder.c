@@ -159,6 +159,7 @@ Test(ops_autoencoder, conv1d_odd_shapes_kernels_masks_f16)
         {3, 37, 13, 70, 3, true, true, false}, {1, 100, 67, 33, 7, false, true, true},
         {3, 65, 129, 130, 1, true, false, true}, {1, 90, 576, 128, 7, true, true, true},
         {2, 130, 192, 256, 3, true, true, true}, {3, 4, 5, 6, 7, true, true, true}, /* N < K */
+        {1, 40, 3, 5, 33, false, false, true}, /* K > 32: one input channel per step */
     };
     contexts ctx = open_both();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
@@ -594,4 +595,41 @@ Test(ops_autoencoder, vq_nearest_exact_with_duplicate_rows_f32_f16)
         free(cb);
     }
     close_both(ctx);
+}
+
+/* ------------------------------------------------------------------------ */
+
+Test(ops_autoencoder, argument_checks_say_what_is_wrong)
+{
+    mg_context *ctx = test_cpu_context();
+    int64_t x_shape[3] = {2, 4, 3}, bad_out[2] = {2, 4}, out_shape[2] = {2, 3}, rows[2] = {4, 3};
+    mg_tensor *x = test_empty(ctx, MG_DTYPE_F32, 3, x_shape), *o = test_empty(ctx, MG_DTYPE_F32, 2, bad_out);
+    mg_tensor *ok = test_empty(ctx, MG_DTYPE_F32, 2, out_shape);
+    cr_assert_eq(mg_op_masked_mean(ctx, x, NULL, 1e-5f, o), MG_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(mg_context_last_error(ctx), "[B, C]") != NULL, "%s", mg_context_last_error(ctx));
+    cr_assert_eq(mg_op_masked_mean(ctx, x, NULL, 1e-5f, ok), MG_OK);
+    cr_assert_eq(mg_op_masked_mean(ctx, x, NULL, -1.0f, ok), MG_ERR_INVALID_ARGUMENT);
+    /* copy_columns past the end of dst */
+    mg_tensor *src = test_empty(ctx, MG_DTYPE_F32, 2, rows), *dst = test_empty(ctx, MG_DTYPE_F32, 2, rows);
+    cr_assert_eq(mg_op_copy_columns(ctx, src, dst, 1), MG_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(mg_op_copy_columns(ctx, src, dst, 0), MG_OK);
+    /* lfq: levels out of range, d above 30, indices of the wrong shape */
+    int64_t lx[2] = {4, 3}, li[2] = {4, 2}, wide[2] = {4, 31}, wide_i[2] = {4, 1};
+    mg_tensor *lfq_x = test_empty(ctx, MG_DTYPE_F32, 2, lx), *lfq_v = test_empty(ctx, MG_DTYPE_F32, 2, lx);
+    mg_tensor *lfq_i = test_empty(ctx, MG_DTYPE_I32, 2, li);
+    cr_assert_eq(mg_op_lfq_quantize(ctx, lfq_x, 0, 10.0f, lfq_v, lfq_i), MG_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(mg_op_lfq_quantize(ctx, lfq_x, 3, 10.0f, lfq_v, lfq_i), MG_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(mg_op_lfq_quantize(ctx, lfq_x, 2, 10.0f, lfq_v, lfq_i), MG_OK);
+    mg_tensor *wx = test_empty(ctx, MG_DTYPE_F32, 2, wide), *wv = test_empty(ctx, MG_DTYPE_F32, 2, wide);
+    mg_tensor *wi = test_empty(ctx, MG_DTYPE_I32, 2, wide_i);
+    cr_assert_eq(mg_op_lfq_quantize(ctx, wx, 1, 10.0f, wv, wi), MG_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(mg_context_last_error(ctx), "d <= 30") != NULL, "%s", mg_context_last_error(ctx));
+    /* vq: codebook width differs */
+    int64_t cb_shape[2] = {5, 2}, idx_shape[1] = {4};
+    mg_tensor *cb = test_empty(ctx, MG_DTYPE_F32, 2, cb_shape), *idx = test_empty(ctx, MG_DTYPE_I32, 1, idx_shape);
+    cr_assert_eq(mg_op_vq_nearest(ctx, lfq_x, cb, idx), MG_ERR_INVALID_ARGUMENT);
+    mg_tensor *all[] = {x, o, ok, src, dst, lfq_x, lfq_v, lfq_i, wx, wv, wi, cb, idx};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        mg_tensor_free(all[i]);
+    mg_context_destroy(ctx);
 }
