@@ -38,6 +38,16 @@ set(MG_SHADER_VARIANTS
     "softmax_sg|softmax.comp|USE_SUBGROUPS"
     "argmax_sg|argmax.comp|USE_SUBGROUPS"
     "unary|unary.comp|"
+    # autoencoder ops
+    "conv1d_f32|conv1d.comp|"
+    "conv1d_f16|conv1d.comp|WEIGHT_F16"
+    "masked_mean|masked_mean.comp|"
+    "scale_rows|scale_rows.comp|"
+    "gather_mean|gather_mean.comp|"
+    "copy_columns|copy_columns.comp|"
+    "lfq|lfq.comp|"
+    "vq_nearest_f32|vq_nearest.comp|"
+    "vq_nearest_f16|vq_nearest.comp|WEIGHT_F16"
 )
 # Attention ops of the autoencoder's optional attention blocks (ops_attention.h).
 list(APPEND MG_SHADER_VARIANTS

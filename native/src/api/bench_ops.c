@@ -23,7 +23,14 @@ typedef enum bench_kind {
     BENCH_L2,
     BENCH_SOFTMAX,
     BENCH_GEGLU,
-    BENCH_ARGMAX
+    BENCH_ARGMAX,
+    /* d0 batch, d1 positions, d2 in channels, d3 out channels; the kind names the kernel taps */
+    BENCH_CONV1D_K1,
+    BENCH_CONV1D_K3,
+    BENCH_CONV1D_K7,
+    BENCH_MASKED_MEAN, /* d0 batch, d1 positions, d2 channels */
+    BENCH_GATHER_MEAN, /* d0 output rows, d1 source rows, d2 width, d3 entries per row */
+    BENCH_LFQ          /* d0 rows, d1 bits, d2 levels */
 } bench_kind;
 
 typedef struct bench_case {
@@ -60,6 +67,18 @@ static const bench_case full_cases[] = {
     {BENCH_SOFTMAX, "softmax", 16 * 600, 604, 0, 0, false, false},
     {BENCH_GEGLU, "geglu", 600, 2048, 0, 0, false, false},
     {BENCH_ARGMAX, "argmax", 64, 16385, 0, 0, false, false},
+    /* The autoencoder's decoder at 800 faces: init conv 576 -> 128 (K = 7), ResNet
+     * convs (K = 3) at the widest width, 1x1 residual convs; a training batch of 4. */
+    {BENCH_CONV1D_K7, "conv1d", 1, 800, 576, 128, false, false},
+    {BENCH_CONV1D_K7, "conv1d", 1, 800, 576, 128, true, false},
+    {BENCH_CONV1D_K3, "conv1d", 1, 800, 384, 384, false, false},
+    {BENCH_CONV1D_K3, "conv1d", 4, 800, 256, 256, false, false},
+    {BENCH_CONV1D_K1, "conv1d", 4, 800, 192, 256, false, false},
+    {BENCH_MASKED_MEAN, "masked_mean", 4, 800, 384, 0, false, false},
+    /* SAGEConv mean over ~8 neighbours per face of 4 x 800 faces; vertices <- corners */
+    {BENCH_GATHER_MEAN, "gather_mean", 3200, 3200, 256, 8, false, false},
+    {BENCH_GATHER_MEAN, "gather_mean", 1600, 9600, 192, 6, false, false},
+    {BENCH_LFQ, "lfq_quantize", 16384, 14, 2, 0, false, false},
 };
 
 static double now_seconds(void)
@@ -112,6 +131,11 @@ static void free_state(bench_state *s)
         mg_tensor_free(s->t[i]);
     mg_tensor_free(s->out);
     memset(s, 0, sizeof *s);
+}
+
+static int64_t conv_kernel(bench_kind kind)
+{
+    return kind == BENCH_CONV1D_K1 ? 1 : kind == BENCH_CONV1D_K3 ? 3 : 7;
 }
 
 /* Creates inputs and output; fills flops/bytes and a shape label. */
@@ -199,6 +223,72 @@ static mg_status setup(mg_context *ctx, const bench_case *c, bench_state *s, dou
         mg_format(label, label_size, "%lld x %lld -> %lld", (long long)c->d0, (long long)(2 * c->d1), (long long)c->d1);
         return MG_OK;
     }
+    case BENCH_CONV1D_K1:
+    case BENCH_CONV1D_K3:
+    case BENCH_CONV1D_K7: {
+        int64_t kernel = conv_kernel(c->kind);
+        int64_t x_shape[3] = {c->d0, c->d1, c->d2}, w_shape[3] = {c->d3, c->d2, kernel}, b_shape[1] = {c->d3};
+        int64_t out_shape[3] = {c->d0, c->d1, c->d3};
+        if ((st = new_tensor(ctx, MG_DTYPE_F32, 3, x_shape, 11, 0, &s->t[0])) ||
+            (st = new_tensor(ctx, wt, 3, w_shape, 12, 0, &s->t[1])) ||
+            (st = new_tensor(ctx, wt, 1, b_shape, 13, 0, &s->t[2])) ||
+            (st = new_tensor(ctx, MG_DTYPE_I32, 2, x_shape, 14, 2, &s->t[3])) ||
+            (st = mg_tensor_create(ctx, MG_DTYPE_F32, 3, out_shape, &s->out)))
+            return st;
+        double rows = (double)(c->d0 * c->d1);
+        *flops = 2.0 * rows * (double)(c->d2 * c->d3 * kernel);
+        *bytes = rows * (double)(c->d2 + c->d3) * 4 + (double)(c->d2 * c->d3 * kernel) * (double)ws;
+        mg_format(label, label_size, "%lldx%lld %lld->%lld k%lld %s", (long long)c->d0, (long long)c->d1,
+                  (long long)c->d2, (long long)c->d3, (long long)kernel, c->f16 ? "f16" : "f32");
+        return MG_OK;
+    }
+    case BENCH_MASKED_MEAN: {
+        int64_t x_shape[3] = {c->d0, c->d1, c->d2}, out_shape[2] = {c->d0, c->d2};
+        if ((st = new_tensor(ctx, MG_DTYPE_F32, 3, x_shape, 15, 0, &s->t[0])) ||
+            (st = new_tensor(ctx, MG_DTYPE_I32, 2, x_shape, 16, 2, &s->t[1])) ||
+            (st = mg_tensor_create(ctx, MG_DTYPE_F32, 2, out_shape, &s->out)))
+            return st;
+        *flops = (double)(c->d0 * c->d1 * c->d2);
+        *bytes = (double)(c->d0 * c->d1 * c->d2) * 4;
+        mg_format(label, label_size, "%lldx%lld x %lld", (long long)c->d0, (long long)c->d1, (long long)c->d2);
+        return MG_OK;
+    }
+    case BENCH_GATHER_MEAN: {
+        int64_t m = c->d0, rows = c->d1, width = c->d2, per_row = c->d3;
+        int64_t src_shape[2] = {rows, width}, off_shape[1] = {m + 1}, idx_shape[1] = {m * per_row};
+        int64_t out_shape[2] = {m, width};
+        if ((st = new_tensor(ctx, MG_DTYPE_F32, 2, src_shape, 17, 0, &s->t[0])) ||
+            (st = mg_tensor_create(ctx, MG_DTYPE_I32, 1, off_shape, &s->t[1])) ||
+            (st = new_tensor(ctx, MG_DTYPE_I32, 1, idx_shape, 18, (int32_t)rows, &s->t[2])) ||
+            (st = mg_tensor_create(ctx, MG_DTYPE_F32, 2, out_shape, &s->out)))
+            return st;
+        int32_t *offsets = malloc((size_t)(m + 1) * sizeof *offsets);
+        if (!offsets)
+            return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "mg_bench_ops: out of host memory");
+        for (int64_t i = 0; i <= m; i++)
+            offsets[i] = (int32_t)(i * per_row);
+        st = mg_tensor_write(s->t[1], offsets, (size_t)(m + 1) * sizeof *offsets);
+        free(offsets);
+        if (st)
+            return st;
+        *flops = (double)(m * per_row * width);
+        *bytes = (double)(m * per_row * width) * 4 + (double)(m * width) * 4;
+        mg_format(label, label_size, "%lld rows x %lld from %lld, %lld each", (long long)m, (long long)width,
+                  (long long)rows, (long long)per_row);
+        return MG_OK;
+    }
+    case BENCH_LFQ: {
+        int64_t shape[2] = {c->d0, c->d1}, idx_shape[2] = {c->d0, c->d2};
+        if ((st = new_tensor(ctx, MG_DTYPE_F32, 2, shape, 19, 0, &s->t[0])) ||
+            (st = mg_tensor_create(ctx, MG_DTYPE_I32, 2, idx_shape, &s->t[1])) ||
+            (st = mg_tensor_create(ctx, MG_DTYPE_F32, 2, shape, &s->out)))
+            return st;
+        *flops = (double)(c->d0 * c->d1 * c->d2) * 20.0;
+        *bytes = (double)(c->d0 * c->d1) * 8 + (double)(c->d0 * c->d2) * 4;
+        mg_format(label, label_size, "%lld x %lld bits, %lld levels", (long long)c->d0, (long long)c->d1,
+                  (long long)c->d2);
+        return MG_OK;
+    }
     }
     return MG_ERR_INTERNAL;
 }
@@ -223,6 +313,12 @@ static mg_status run_once(mg_context *ctx, const bench_case *c, bench_state *s)
     }
     case BENCH_GEGLU: return mg_op_geglu(ctx, s->t[0], s->out);
     case BENCH_ARGMAX: return mg_op_argmax(ctx, s->t[0], s->out);
+    case BENCH_CONV1D_K1:
+    case BENCH_CONV1D_K3:
+    case BENCH_CONV1D_K7: return mg_op_conv1d(ctx, s->t[0], s->t[1], s->t[2], s->t[3], s->out);
+    case BENCH_MASKED_MEAN: return mg_op_masked_mean(ctx, s->t[0], s->t[1], 1e-5f, s->out);
+    case BENCH_GATHER_MEAN: return mg_op_gather_mean(ctx, s->t[0], s->t[1], s->t[2], s->out);
+    case BENCH_LFQ: return mg_op_lfq_quantize(ctx, s->t[0], (int)c->d2, 10.0f, s->out, s->t[1]);
     }
     return MG_ERR_INTERNAL;
 }
@@ -291,6 +387,15 @@ static bench_case scaled(const bench_case *c, bool quick)
         if (q.d1 > 1)
             q.d1 = q.d1 / 4;
         q.d2 = q.d2 / 4;
+        break;
+    case BENCH_CONV1D_K1:
+    case BENCH_CONV1D_K3:
+    case BENCH_CONV1D_K7:
+    case BENCH_MASKED_MEAN:
+        q.d1 = q.d1 / 4; /* fewer positions, the same channels */
+        break;
+    case BENCH_GATHER_MEAN:
+        q.d0 = q.d0 / 16;
         break;
     default:
         q.d0 = q.d0 / 16 > 0 ? q.d0 / 16 : 1;

@@ -71,12 +71,15 @@ mg_status mg_op_argmax(mg_context *ctx, const mg_tensor *x, mg_tensor *out);
  * out[b, t, o] = bias[o] + sum_{k, i} weight[o, i, k] * x[b, t + k - K/2, i].
  * x [B, N, Ci] or [N, Ci]; weight [Co, Ci, K] (PyTorch Conv1d layout), K odd;
  * bias [Co] or NULL; mask i32 [B, N] or [N], or NULL: rows of x whose mask is 0
- * read as zero (meshgpt-pytorch zeroes pad faces before every conv).
+ * read as zero (meshgpt-pytorch zeroes pad faces before every conv). Sequences
+ * of a batch never see each other. out [B, N, Co] (or [N, Co]) must not overlap
+ * any input (not in place).
  */
 mg_status mg_op_conv1d(mg_context *ctx, const mg_tensor *x, const mg_tensor *weight, const mg_tensor *bias,
                        const mg_tensor *mask, mg_tensor *out);
 
-/* out[b, :] = sum_t mask[b, t] * x[b, t, :] / max(sum_t mask[b, t], eps); no mask: the plain mean.
+/* out[b, :] = sum over t with mask[b, t] != 0 of x[b, t, :] / max(that count, eps); no mask: the plain
+ * mean. Any non-zero mask value counts once; masked rows are skipped (a NaN there does not spread).
  * x [B, N, C], mask i32 [B, N] or NULL, out [B, C]. */
 mg_status mg_op_masked_mean(mg_context *ctx, const mg_tensor *x, const mg_tensor *mask, float eps, mg_tensor *out);
 
@@ -91,6 +94,10 @@ mg_status mg_op_mask_rows(mg_context *ctx, const mg_tensor *x, const mg_tensor *
  * for p in [offsets[m], offsets[m + 1]), zeros when the range is empty.
  * src [R, D], offsets i32 [M + 1], indices i32 [nnz] (each in [0, R)), out [M, D].
  * Serves SAGEConv's neighbour mean and the face-corner to vertex scatter-mean.
+ * Offsets must start >= 0, never decrease and end <= nnz: the CPU backend
+ * refuses other lists (and out-of-range indices) with MG_ERR_INVALID_ARGUMENT;
+ * the Vulkan shader cannot report, so it clamps each range to [0, nnz] (end >=
+ * begin) and skips out-of-range indices (neither summed nor counted).
  */
 mg_status mg_op_gather_mean(mg_context *ctx, const mg_tensor *src, const mg_tensor *offsets, const mg_tensor *indices,
                             mg_tensor *out);
@@ -103,7 +110,12 @@ mg_status mg_op_copy_columns(mg_context *ctx, const mg_tensor *src, mg_tensor *d
  * r = x; for q: xq = c tanh(r / c) with c = soft_clamp * 0.5^q (no clamp when
  * soft_clamp <= 0); v = xq > 0 ? 2^-q : -2^-q per dimension; index = sum_d
  * [xq_d > 0] 2^(d-1-dim) (first dimension is the most significant bit); r -= v.
- * values [N, d] = sum over levels of v; indices i32 [N, levels].
+ * values [N, d] = sum over levels of v; indices i32 [N, levels], 1 <= levels <= 16.
+ * As vector-quantize-pytorch's ResidualLFQ at inference (1.20.x): 0, -0 and NaN
+ * quantize to -2^-q, and the clamp never changes a sign, so it matters only
+ * where a residual is so small that r / c is denormal (devices that flush
+ * denormals then see 0). All arithmetic is f32, so results are exact and equal
+ * on every backend. values and indices must not overlap x or each other.
  */
 mg_status mg_op_lfq_quantize(mg_context *ctx, const mg_tensor *x, int levels, float soft_clamp, mg_tensor *values,
                              mg_tensor *indices);
@@ -111,7 +123,10 @@ mg_status mg_op_lfq_quantize(mg_context *ctx, const mg_tensor *x, int levels, fl
  * [0, 2^d) (the pad id -1) adds nothing. indices i32 [N, levels]. */
 mg_status mg_op_lfq_dequantize(mg_context *ctx, const mg_tensor *indices, mg_tensor *values);
 
-/* indices[n] = argmin_k ||x[n] - codebook[k]||^2 (ties: lowest k); x [N, D], codebook [K, D], indices i32 [N]. */
+/* indices[n] = argmin_k ||x[n] - codebook[k]||^2 (ties: lowest k; NaN distances never win, all NaN: 0);
+ * x [N, D], codebook [K, D] f32 or f16, indices i32 [N]. The CPU reference sums in double, Vulkan in
+ * f32 (in dimension order, so identical codebook rows tie exactly): rows whose two best distances
+ * differ by ~1e-6 relative may choose differently. */
 mg_status mg_op_vq_nearest(mg_context *ctx, const mg_tensor *x, const mg_tensor *codebook, mg_tensor *indices);
 
 #endif

@@ -96,4 +96,40 @@ void mg_ref_argmax(size_t rows, size_t n, const float *x, int32_t *out);
 double mg_ref_gelu(double x);
 double mg_ref_sigmoid(double x);
 
+/* ---- autoencoder ops (graph, sequence and quantizer); see ops/ops.h ---- */
+
+/* out[b, t, o] = bias[o] + sum_{k, i} weight[o, i, k] * x[b, t + k - K/2, i], with rows outside [0, n) or
+ * whose mask (i32 [batch, n], NULL: all valid) is 0 read as zero. x [batch, n, ci], out [batch, n, co]. */
+void mg_ref_conv1d(size_t batch, size_t n, size_t ci, size_t co, size_t kernel, const float *x, mg_ref_param weight,
+                   mg_ref_param bias, const int32_t *mask, float *out);
+
+/* out[b, c] = sum of x[b, t, c] over rows with mask != 0 / max(count, eps); mask NULL: every row. */
+void mg_ref_masked_mean(size_t batch, size_t n, size_t c, const float *x, const int32_t *mask, float eps, float *out);
+
+/* out[b, t, c] = x[b, t, c] * gate[b, c] */
+void mg_ref_scale_channels(size_t batch, size_t n, size_t c, const float *x, const float *gate, float *out);
+
+/* out[r, :] = mask[r] != 0 ? x[r, :] : 0 */
+void mg_ref_mask_rows(size_t rows, size_t c, const float *x, const int32_t *mask, float *out);
+
+/* out[m, :] = mean of src[indices[p], :] over p in [offsets[m], offsets[m + 1]); 0 for an empty range.
+ * The caller guarantees 0 <= offsets[m] <= offsets[m + 1] <= nnz and 0 <= indices[p] < src rows. */
+void mg_ref_gather_mean(size_t m, size_t d, const float *src, const int32_t *offsets, const int32_t *indices,
+                        float *out);
+
+/* dst[r, offset + c] = src[r, c] for src [rows, w] and dst [rows, dst_width]. */
+void mg_ref_copy_columns(size_t rows, size_t w, size_t dst_width, size_t offset, const float *src, float *dst);
+
+/* Residual lookup-free quantization (see mg_op_lfq_quantize): x [n, d], values [n, d], indices [n, levels].
+ * Computed in f32 as PyTorch does (no reduction: every step is exact or one rounding). */
+void mg_ref_lfq_quantize(size_t n, size_t d, int levels, float soft_clamp, const float *x, float *values,
+                         int32_t *indices);
+
+/* values [n, d] = sum over levels of the +-2^-q code of indices[n, q]; indices outside [0, 2^d) add nothing. */
+void mg_ref_lfq_dequantize(size_t n, size_t d, int levels, const int32_t *indices, float *values);
+
+/* indices[r] = argmin_k sum_j (x[r, j] - codebook[k, j])^2 in double; ties and NaN: the lowest index with the
+ * smallest distance wins, NaN distances never win (all NaN: 0). */
+void mg_ref_vq_nearest(size_t n, size_t d, size_t k, const float *x, mg_ref_param codebook, int32_t *indices);
+
 #endif

@@ -1,0 +1,151 @@
+/* The autoencoder's ops: sequence convolution, masked means, CSR gather-mean,
+ * column copies and the two quantizers (lookup-free and nearest codebook entry). */
+#include "ops/ref/ref_ops.h"
+
+#include <math.h>
+#include <string.h>
+
+void mg_ref_conv1d(size_t batch, size_t n, size_t ci, size_t co, size_t kernel, const float *x, mg_ref_param weight,
+                   mg_ref_param bias, const int32_t *mask, float *out)
+{
+    size_t half = kernel / 2;
+    for (size_t b = 0; b < batch; b++) {
+        for (size_t t = 0; t < n; t++) {
+            for (size_t o = 0; o < co; o++) {
+                double sum = bias.data ? (double)mg_ref_param_at(bias, o) : 0.0;
+                for (size_t k = 0; k < kernel; k++) {
+                    /* source row t + k - half, zero outside the sequence */
+                    if (t + k < half || t + k - half >= n)
+                        continue;
+                    size_t row = b * n + t + k - half;
+                    if (mask && mask[row] == 0)
+                        continue;
+                    const float *xr = x + row * ci;
+                    for (size_t i = 0; i < ci; i++)
+                        sum += (double)mg_ref_param_at(weight, (o * ci + i) * kernel + k) * (double)xr[i];
+                }
+                out[(b * n + t) * co + o] = (float)sum;
+            }
+        }
+    }
+}
+
+void mg_ref_masked_mean(size_t batch, size_t n, size_t c, const float *x, const int32_t *mask, float eps, float *out)
+{
+    for (size_t b = 0; b < batch; b++) {
+        double count = 0.0;
+        for (size_t t = 0; t < n; t++)
+            count += !mask || mask[b * n + t] != 0;
+        double denominator = count > (double)eps ? count : (double)eps;
+        for (size_t j = 0; j < c; j++) {
+            double sum = 0.0;
+            for (size_t t = 0; t < n; t++)
+                if (!mask || mask[b * n + t] != 0)
+                    sum += x[(b * n + t) * c + j];
+            out[b * c + j] = (float)(sum / denominator);
+        }
+    }
+}
+
+void mg_ref_scale_channels(size_t batch, size_t n, size_t c, const float *x, const float *gate, float *out)
+{
+    for (size_t b = 0; b < batch; b++)
+        for (size_t t = 0; t < n; t++)
+            for (size_t j = 0; j < c; j++)
+                out[(b * n + t) * c + j] = x[(b * n + t) * c + j] * gate[b * c + j];
+}
+
+void mg_ref_mask_rows(size_t rows, size_t c, const float *x, const int32_t *mask, float *out)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < c; j++)
+            out[r * c + j] = mask[r] != 0 ? x[r * c + j] : 0.0f;
+}
+
+void mg_ref_gather_mean(size_t m, size_t d, const float *src, const int32_t *offsets, const int32_t *indices,
+                        float *out)
+{
+    for (size_t r = 0; r < m; r++) {
+        size_t begin = (size_t)offsets[r], end = (size_t)offsets[r + 1];
+        for (size_t j = 0; j < d; j++) {
+            double sum = 0.0;
+            for (size_t p = begin; p < end; p++)
+                sum += src[(size_t)indices[p] * d + j];
+            out[r * d + j] = end > begin ? (float)(sum / (double)(end - begin)) : 0.0f;
+        }
+    }
+}
+
+void mg_ref_copy_columns(size_t rows, size_t w, size_t dst_width, size_t offset, const float *src, float *dst)
+{
+    for (size_t r = 0; r < rows; r++)
+        memcpy(dst + r * dst_width + offset, src + r * w, w * sizeof *src);
+}
+
+void mg_ref_lfq_quantize(size_t n, size_t d, int levels, float soft_clamp, const float *x, float *values,
+                         int32_t *indices)
+{
+    for (size_t r = 0; r < n; r++) {
+        for (int q = 0; q < levels; q++)
+            indices[r * (size_t)levels + (size_t)q] = 0;
+        /* Each dimension's residual depends on that dimension only. */
+        for (size_t j = 0; j < d; j++) {
+            float residual = x[r * d + j], value = 0.0f;
+            for (int q = 0; q < levels; q++) {
+                float scale = ldexpf(1.0f, -q);
+                float clamped = residual;
+                if (soft_clamp > 0.0f) {
+                    float c = soft_clamp * scale;
+                    clamped = c * tanhf(residual / c);
+                }
+                bool positive = clamped > 0.0f; /* 0, -0 and NaN quantize to -scale */
+                float v = positive ? scale : -scale;
+                if (positive)
+                    indices[r * (size_t)levels + (size_t)q] |= (int32_t)(1u << (d - 1 - j));
+                residual -= v;
+                value += v;
+            }
+            values[r * d + j] = value;
+        }
+    }
+}
+
+void mg_ref_lfq_dequantize(size_t n, size_t d, int levels, const int32_t *indices, float *values)
+{
+    for (size_t r = 0; r < n; r++) {
+        for (size_t j = 0; j < d; j++) {
+            float value = 0.0f;
+            for (int q = 0; q < levels; q++) {
+                int32_t index = indices[r * (size_t)levels + (size_t)q];
+                if (index < 0 || (uint32_t)index >= (1u << d))
+                    continue;
+                float scale = ldexpf(1.0f, -q);
+                value += ((uint32_t)index >> (d - 1 - j)) & 1u ? scale : -scale;
+            }
+            values[r * d + j] = value;
+        }
+    }
+}
+
+void mg_ref_vq_nearest(size_t n, size_t d, size_t k, const float *x, mg_ref_param codebook, int32_t *indices)
+{
+    for (size_t r = 0; r < n; r++) {
+        double best = INFINITY;
+        size_t best_index = 0;
+        bool found = false;
+        for (size_t e = 0; e < k; e++) {
+            double distance = 0.0;
+            for (size_t j = 0; j < d; j++) {
+                double diff = (double)x[r * d + j] - (double)mg_ref_param_at(codebook, e * d + j);
+                distance += diff * diff;
+            }
+            /* strictly smaller: the first of equal distances stays; NaN never wins */
+            if (distance < best || (!found && distance == best)) {
+                best = distance;
+                best_index = e;
+                found = true;
+            }
+        }
+        indices[r] = (int32_t)best_index;
+    }
+}
