@@ -21,5 +21,6 @@ mg_context *cli_open_context(const cli_common *common);
 
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  devices              list the Vulkan devices and the CPU reference backend\n"
             "  bench ops            time every op on the device and on the CPU reference\n"
+            "  info MODEL           describe a model file: config, parameters, dtypes\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
         return cmd_devices(argc - 1, argv + 1);
     if (strcmp(command, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(command, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
     usage(stderr);
     return 2;

@@ -303,6 +303,19 @@ MG_API const char *mg_model_config_json(const mg_model *model);
 /* The largest number of faces one mesh may have for this model. */
 MG_API size_t mg_model_max_faces(const mg_model *model);
 
+/*
+ * A human-readable report on a model file, without loading it on a device:
+ * the file, where its configuration came from, the configuration (JSON),
+ * parameter counts per top-level module, the dtypes, and whether every
+ * tensor matches the configuration (`meshgpt info`). *out_text is allocated
+ * by the library; free it with mg_string_free(). A file that cannot be read
+ * or has no valid configuration is an error; tensors that do not match the
+ * configuration are reported in the text.
+ */
+MG_API mg_status mg_model_inspect(const char *path, char **out_text, char *error, size_t error_size);
+/* Frees a string the library allocated. NULL is ignored. */
+MG_API void mg_string_free(char *text);
+
 /* ------------------------------------------------------------------------- */
 /* Tokens: the autoencoder as a mesh tokenizer                               */
 /* ------------------------------------------------------------------------- */
