@@ -16,6 +16,7 @@ static void usage(FILE *out)
             "  reconstruct          tokenize and decode a mesh, report the reconstruction error\n"
             "  bench ops            time every op on the device and on the CPU reference\n"
             "  bench tokenize       meshes/s and faces/s of the tokenizer on each device\n"
+            "  info MODEL           describe a model file: config, parameters, dtypes\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
         return cmd_tokenizer(command, argc - 1, argv + 1);
     if (strcmp(command, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(command, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
     usage(stderr);
     return 2;

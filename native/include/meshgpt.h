@@ -314,6 +314,19 @@ MG_API uint32_t mg_model_face_size(const mg_model *model);
 /* The coordinate grid of the tokenizer: coordinates in [lo, hi] fall into `bins` equal bins. */
 MG_API mg_status mg_model_coordinate_grid(const mg_model *model, float *out_lo, float *out_hi, int *out_bins);
 
+/*
+ * A human-readable report on a model file, without loading it on a device:
+ * the file, where its configuration came from, the configuration (JSON),
+ * parameter counts per top-level module, the dtypes, and whether every
+ * tensor matches the configuration (`meshgpt info`). *out_text is allocated
+ * by the library; free it with mg_string_free(). A file that cannot be read
+ * or has no valid configuration is an error; tensors that do not match the
+ * configuration are reported in the text.
+ */
+MG_API mg_status mg_model_inspect(const char *path, char **out_text, char *error, size_t error_size);
+/* Frees a string the library allocated. NULL is ignored. */
+MG_API void mg_string_free(char *text);
+
 /* ------------------------------------------------------------------------- */
 /* Tokens: the autoencoder as a mesh tokenizer                               */
 /* ------------------------------------------------------------------------- */

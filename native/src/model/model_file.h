@@ -22,4 +22,29 @@ typedef struct mg_model_file_info {
 mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_info *info, mg_weights *weights);
 void mg_model_file_info_free(mg_model_file_info *info);
 
+/* ---- the steps of mg_model_file_load, for `meshgpt info` and the writer ---- */
+
+#include "io/safetensors.h"
+#include "model/config_json.h"
+
+/* The configuration of an opened file: its "meshgpt" metadata, else config.json beside `path`.
+ * *from_metadata (may be NULL) tells which. */
+mg_status mg_model_file_read_config(const mg_safetensors *file, const char *path, mg_model_config *config,
+                                    bool *from_metadata, mg_diag *diag);
+/* "autoencoder." when the file holds a MeshTransformer (a transformer config, or tensor names say so), else "". */
+const char *mg_model_file_ae_prefix(const mg_safetensors *file, const mg_model_config *config);
+
+/* A tensor as a header describes it (reader or writer side). */
+typedef struct mg_tensor_desc {
+    const char *name;
+    mg_st_dtype dtype;
+    int ndim;
+    const int64_t *shape;
+} mg_tensor_desc;
+
+/* Every expected tensor present with its shape and a dtype of its kind, nothing unexpected under `prefix`
+ * (tensors outside it are left alone). All problems go into one MG_ERR_FORMAT message; `source` names the file. */
+mg_status mg_model_check_tensors(const mg_tensor_desc *tensors, size_t count, const mg_weight_spec *specs,
+                                 size_t spec_count, const char *prefix, const char *source, mg_diag *diag);
+
 #endif

@@ -24,6 +24,7 @@ typedef struct mg_weight_spec {
     int64_t shape[MG_MAX_DIMS];
     mg_weight_kind kind;
     bool optional;        /* loaded when present, not reported when absent */
+    bool buffer;          /* a registered buffer (LFQ mask, rotary inv_freq, VQ codebook state), not a parameter */
 } mg_weight_spec;
 
 /* The tensors a MeshAutoencoder with `config` has, each name prefixed by `prefix`
