@@ -169,7 +169,8 @@ static mg_status parse_header(ply_file *f)
     mg_mesh_reader *r = f->r;
     r->where_kind = MG_WHERE_LINE;
     r->where = 1;
-    if (f->size < 4 || memcmp(f->data, "ply", 3) != 0 || (f->data[3] != '\n' && f->data[3] != '\r'))
+    if (f->size < 4 || memcmp(f->data, "ply", 3) != 0 ||
+        (f->data[3] != '\n' && !(f->data[3] == '\r' && f->size > 4 && f->data[4] == '\n')))
         return mg_mesh_reader_fail(r, MG_ERR_FORMAT, "not a PLY file (it must start with a 'ply' line)");
     /* The header ends at the line "end_header". */
     size_t end = 0, body = 0;
@@ -188,15 +189,20 @@ static mg_status parse_header(ply_file *f)
     }
     if (body == 0)
         return mg_mesh_reader_fail(r, MG_ERR_FORMAT, "the header has no 'end_header' line");
+    if (memchr(f->data, '\0', end))
+        return mg_mesh_reader_fail(r, MG_ERR_FORMAT, "the header contains a NUL byte (binary data before "
+                                   "'end_header'?)");
     f->header = malloc(end + 1);
     if (!f->header)
         return mg_mesh_reader_fail(r, MG_ERR_OUT_OF_MEMORY, "out of host memory");
     memcpy(f->header, f->data, end);
     f->header[end] = '\0';
     f->encoding = (ply_encoding)-1;
-    char *line = f->header;
-    /* Skip the "ply" line. */
-    line = strchr(line, '\n') + 1;
+    /* Skip the "ply" line (the header holds at least its newline: end_header starts a later line). */
+    char *line = strchr(f->header, '\n');
+    if (!line)
+        return mg_mesh_reader_fail(r, MG_ERR_FORMAT, "the header has no 'end_header' line");
+    line++;
     r->where = 2;
     while (*line) {
         char *nl = strchr(line, '\n');
