@@ -11,6 +11,7 @@ packages=(
     glslang-tools            # glslangValidator compiles the shaders at build time
     libcglm-dev libcjson-dev # math and JSON for the model code
     libcriterion-dev         # the C test framework
+    clang libclang-rt-14-dev # libFuzzer harnesses (scripts/fuzz.sh)
 )
 
 if [ "${1:-}" = "--list" ]; then

@@ -5,6 +5,7 @@
 # the installed library, header, pkg-config file and CMake package work.
 #   scripts/test.sh            everything
 #   SKIP_SETUP=1 scripts/test.sh   without apt-get
+#   FUZZ_SECONDS=N scripts/test.sh  fuzz each parser N seconds (default 20; 0 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,6 +30,11 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMESHGPT_SANITIZE=ON
 cmake --build build-asan -j "$jobs"
 echo "== tests under the sanitizers"
 (cd build-asan && ctest --output-on-failure -j "$jobs")
+
+# Every file parser under libFuzzer for a short while (FUZZ_SECONDS per harness; 0 skips).
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+    scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+fi
 
 echo "== install check"
 stage="$root/build/stage"
