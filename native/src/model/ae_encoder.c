@@ -7,6 +7,7 @@
 #include "ops/ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* torch_geometric SAGEConv(normalize=True, project=True) with mean aggregation:

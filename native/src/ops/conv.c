@@ -101,7 +101,7 @@ static mg_status choose_tiles(mg_context *ctx, const conv_shape *s, conv_tiles *
 static mg_status run_vulkan(mg_context *ctx, const mg_tensor *x, const mg_tensor *weight, const mg_tensor *bias,
                             const mg_tensor *mask, mg_tensor *out, const conv_shape *s)
 {
-    conv_tiles c;
+    conv_tiles c = {0};
     mg_status status = choose_tiles(ctx, s, &c);
     if (status != MG_OK)
         return status;
