@@ -181,9 +181,9 @@ static run_result run_config(mg_context *ctx, const mg_ae_config *config)
     return result;
 }
 
-static void compare_backends(bool lfq, bool attention, bool quads)
+static void compare_config(const mg_ae_config *config_in, bool lfq, bool attention, bool quads)
 {
-    mg_ae_config config = small_config(lfq, attention, quads);
+    mg_ae_config config = *config_in;
     mg_context *cpu = test_cpu_context();
     mg_context *gpu = test_vulkan_context();
     run_result a = run_config(cpu, &config);
@@ -208,6 +208,20 @@ static void compare_backends(bool lfq, bool attention, bool quads)
     free(b.logits);
     test_close(gpu);
     test_close(cpu);
+}
+
+static void compare_backends(bool lfq, bool attention, bool quads)
+{
+    mg_ae_config config = small_config(lfq, attention, quads);
+    compare_config(&config, lfq, attention, quads);
+}
+
+/* log2(codebook_size) == dim_codebook: ResidualLFQ has no projections at all. */
+Test(autoencoder_configs, lfq_without_projections)
+{
+    mg_ae_config config = small_config(true, false, false);
+    config.dim_codebook = 8;
+    compare_config(&config, true, false, false);
 }
 
 Test(autoencoder_configs, lfq_triangles) { compare_backends(true, false, false); }

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include "mesh/mesh_alloc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,7 @@
 
 void mg_mesh_free(mg_mesh *mesh)
 {
-    if (!mesh)
-        return;
-    free(mesh->vertices);
-    free(mesh->faces);
-    free(mesh->face_mask);
-    memset(mesh, 0, sizeof *mesh);
+    mg_mesh_release(mesh);
 }
 
 mg_mesh_read_params mg_mesh_read_default_params(void)

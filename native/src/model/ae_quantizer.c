@@ -17,22 +17,35 @@ static mg_tensor *shared_codebook(const mg_autoencoder *ae, mg_scratch *scratch)
     return mg_scratch_view(scratch, embed, 2, shape);
 }
 
+/* ResidualLFQ has project_in/project_out only when log2(codebook_size) differs from dim_codebook. */
+static bool lfq_projects(const mg_autoencoder *ae)
+{
+    return mg_ae_config_code_dim(&ae->config) != ae->config.dim_codebook;
+}
+
 static mg_status quantize_lfq(const mg_autoencoder *ae, mg_scratch *scratch, mg_tensor *x, mg_tensor *indices,
                               mg_tensor **quantized)
 {
     mg_context *ctx = ae->ctx;
     const int64_t rows = x->shape[0], code_dim = mg_ae_config_code_dim(&ae->config);
-    mg_tensor *projected = mg_scratch_2d(scratch, MG_DTYPE_F32, rows, code_dim);
+    const bool projects = lfq_projects(ae);
+    mg_tensor *projected = projects ? mg_scratch_2d(scratch, MG_DTYPE_F32, rows, code_dim) : x;
     mg_tensor *values = mg_scratch_2d(scratch, MG_DTYPE_F32, rows, code_dim);
     if (!projected || !values)
         return scratch->status;
-    mg_status status = mg_op_matmul(ctx, x, mg_ae_weight(ae, "quantizer.project_in.weight"),
-                                    mg_ae_weight(ae, "quantizer.project_in.bias"), true, projected);
+    mg_status status = MG_OK;
+    if (projects)
+        status = mg_op_matmul(ctx, x, mg_ae_weight(ae, "quantizer.project_in.weight"),
+                              mg_ae_weight(ae, "quantizer.project_in.bias"), true, projected);
     if (status == MG_OK)
         status = mg_op_lfq_quantize(ctx, projected, ae->config.num_quantizers, ae->config.lfq_soft_clamp, values,
                                     indices);
     if (status != MG_OK || !quantized)
         return status;
+    if (!projects) {
+        *quantized = values;
+        return MG_OK;
+    }
     *quantized = mg_scratch_2d(scratch, MG_DTYPE_F32, rows, x->shape[1]);
     if (!*quantized)
         return scratch->status;
@@ -108,11 +121,13 @@ mg_status mg_ae_dequantize(const mg_autoencoder *ae, mg_scratch *scratch, const 
     if (ae->config.use_residual_lfq) {
         int64_t code_shape[2] = {(int64_t)rows, levels};
         mg_tensor *ids = mg_scratch_i32(scratch, codes, 2, code_shape);
-        mg_tensor *values = mg_scratch_2d(scratch, MG_DTYPE_F32, (int64_t)rows, mg_ae_config_code_dim(&ae->config));
+        const bool projects = lfq_projects(ae);
+        mg_tensor *values =
+            projects ? mg_scratch_2d(scratch, MG_DTYPE_F32, (int64_t)rows, mg_ae_config_code_dim(&ae->config)) : *out;
         if (!ids || !values)
             return scratch->status;
         mg_status status = mg_op_lfq_dequantize(ctx, ids, values);
-        if (status != MG_OK)
+        if (status != MG_OK || !projects)
             return status;
         /* A missing code contributes zeros, so its row is project_out's bias, as upstream. */
         return mg_op_matmul(ctx, values, mg_ae_weight(ae, "quantizer.project_out.weight"),
