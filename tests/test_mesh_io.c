@@ -503,6 +503,11 @@ Test(mesh_stl, binary_merges_identical_positions_in_first_seen_order)
     /* -0.0 and 0.0 differ bitwise: not merged. */
     expect_mesh(&m, stl_vertices, 4, stl_faces, 2, 3);
     mg_mesh_free(&m);
+    /* Padding after the triangles: still binary, the padding ignored. */
+    put_text(&b, "pad");
+    expect_ok(read_bytes(b.data, b.size, MG_MESH_FORMAT_STL, &m));
+    expect_mesh(&m, stl_vertices, 4, stl_faces, 2, 3);
+    mg_mesh_free(&m);
 }
 
 Test(mesh_stl, ascii)

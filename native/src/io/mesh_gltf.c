@@ -35,9 +35,20 @@ typedef struct gltf_buffer {
     bool loaded;
 } gltf_buffer;
 
+/* A top-level array indexed once: cJSON arrays are linked lists, and looking
+ * items up by index on every reference would be quadratic. */
+typedef struct gltf_table {
+    const char *name;
+    const cJSON **items;
+    size_t count;
+} gltf_table;
+
+enum { TABLE_ACCESSORS, TABLE_BUFFER_VIEWS, TABLE_BUFFERS, TABLE_MESHES, TABLE_NODES, TABLE_SCENES, TABLE_COUNT };
+
 typedef struct gltf_doc {
     mg_mesh_reader *r;
     const cJSON *root;
+    gltf_table tables[TABLE_COUNT];
     const unsigned char *bin;   /* GLB BIN chunk */
     size_t bin_size;
     bool has_bin;
@@ -85,15 +96,48 @@ static mg_status require_whole(gltf_doc *d, const cJSON *object, const char *key
     return status;
 }
 
+static mg_status build_tables(gltf_doc *d)
+{
+    static const char *names[TABLE_COUNT] = {"accessors", "bufferViews", "buffers", "meshes", "nodes", "scenes"};
+    for (int t = 0; t < TABLE_COUNT; t++)
+        d->tables[t].name = names[t];
+    for (int t = 0; t < TABLE_COUNT; t++) {
+        gltf_table *table = &d->tables[t];
+        const cJSON *array = member(d->root, names[t]);
+        if (!array)
+            continue;
+        if (!cJSON_IsArray(array))
+            return mg_mesh_reader_fail(d->r, MG_ERR_FORMAT, "'%s' must be an array", names[t]);
+        size_t count = 0;
+        const cJSON *item;
+        cJSON_ArrayForEach(item, array)
+            count++;
+        table->items = malloc((count + 1) * sizeof *table->items);
+        if (!table->items)
+            return mg_mesh_reader_fail(d->r, MG_ERR_OUT_OF_MEMORY, "out of host memory");
+        cJSON_ArrayForEach(item, array)
+            table->items[table->count++] = item;
+    }
+    return MG_OK;
+}
+
+static gltf_table *table_named(gltf_doc *d, const char *name)
+{
+    for (int t = 0; t < TABLE_COUNT; t++)
+        if (strcmp(d->tables[t].name, name) == 0)
+            return &d->tables[t];
+    return NULL;
+}
+
 /* The object at `index` of the top-level array `name`, which `referrer` refers to. */
 static mg_status array_item(gltf_doc *d, const char *name, size_t index, const char *referrer, const cJSON **out)
 {
-    const cJSON *array = member(d->root, name);
-    int size = cJSON_IsArray(array) ? cJSON_GetArraySize(array) : 0;
-    const cJSON *item = index < (size_t)size ? cJSON_GetArrayItem(array, (int)index) : NULL;
+    const gltf_table *table = table_named(d, name);
+    const cJSON *item = table && index < table->count ? table->items[index] : NULL;
     if (!cJSON_IsObject(item))
-        return mg_mesh_reader_fail(d->r, MG_ERR_FORMAT, "%s refers to %s[%zu], but the file has %d %s", referrer,
-                                   name, index, size, name);
+        return mg_mesh_reader_fail(d->r, MG_ERR_FORMAT, "%s refers to %s[%zu], but the file has %zu %s%s", referrer,
+                                   name, index, table ? table->count : 0, name,
+                                   item ? " (or that one is not an object)" : "");
     *out = item;
     return MG_OK;
 }
@@ -497,7 +541,7 @@ typedef struct node_stack {
     size_t top, capacity;
 } node_stack;
 
-/* Pushes the nodes of `list` in reverse, so that they are visited in the file's order. */
+/* Pushes the nodes of `list`, to be visited in the list's order. */
 static mg_status push_nodes(gltf_doc *d, const cJSON *list, const char *owner, const double *parent,
                             size_t num_nodes, node_stack *stack)
 {
@@ -505,8 +549,9 @@ static mg_status push_nodes(gltf_doc *d, const cJSON *list, const char *owner, c
         return MG_OK;
     if (!cJSON_IsArray(list))
         return mg_mesh_reader_fail(d->r, MG_ERR_FORMAT, "%s: the node list must be an array", owner);
-    for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--) {
-        const cJSON *item = cJSON_GetArrayItem(list, i);
+    size_t first = stack->top;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list) {
         double v = cJSON_IsNumber(item) ? item->valuedouble : -1;
         if (!(v >= 0 && v < (double)num_nodes) || v != floor(v))
             return mg_mesh_reader_fail(d->r, MG_ERR_FORMAT, "%s refers to a node that does not exist (the file has "
@@ -523,6 +568,12 @@ static mg_status push_nodes(gltf_doc *d, const cJSON *list, const char *owner, c
         memcpy(stack->items[stack->top].parent, parent, sizeof stack->items[0].parent);
         stack->top++;
     }
+    /* Reversed, so that they pop in the file's order. */
+    for (size_t a = first, b = stack->top; a + 1 < b; a++, b--) {
+        node_visit swap = stack->items[a];
+        stack->items[a] = stack->items[b - 1];
+        stack->items[b - 1] = swap;
+    }
     return MG_OK;
 }
 
@@ -532,8 +583,8 @@ static mg_status push_nodes(gltf_doc *d, const cJSON *list, const char *owner, c
 static mg_status walk_scene(gltf_doc *d, const cJSON *roots, const char *owner)
 {
     static const double identity[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
-    const cJSON *nodes = member(d->root, "nodes");
-    size_t num_nodes = cJSON_IsArray(nodes) ? (size_t)cJSON_GetArraySize(nodes) : 0;
+    const gltf_table *nodes = &d->tables[TABLE_NODES];
+    size_t num_nodes = nodes->count;
     bool *visited = calloc(num_nodes + 1, sizeof *visited);
     node_stack stack = {0};
     if (!visited)
@@ -549,7 +600,7 @@ static mg_status walk_scene(gltf_doc *d, const cJSON *roots, const char *owner)
             break;
         }
         visited[visit.node] = true;
-        const cJSON *node = cJSON_GetArrayItem(nodes, (int)visit.node);
+        const cJSON *node = nodes->items[visit.node];
         if (!cJSON_IsObject(node)) {
             status = mg_mesh_reader_fail(d->r, MG_ERR_FORMAT, "%s is not an object", node_owner);
             break;
@@ -581,25 +632,24 @@ static mg_status read_document(gltf_doc *d)
     if (strncmp(version->valuestring, "2.", 2) != 0)
         return mg_mesh_reader_fail(r, MG_ERR_UNSUPPORTED, "glTF version %.20s is not supported (only 2.x)",
                                    version->valuestring);
-    const cJSON *buffers = member(d->root, "buffers");
-    d->num_buffers = cJSON_IsArray(buffers) ? (size_t)cJSON_GetArraySize(buffers) : 0;
+    mg_status status = build_tables(d);
+    if (status != MG_OK)
+        return status;
+    d->num_buffers = d->tables[TABLE_BUFFERS].count;
     d->buffers = calloc(d->num_buffers + 1, sizeof *d->buffers);
     if (!d->buffers)
         return mg_mesh_reader_fail(r, MG_ERR_OUT_OF_MEMORY, "out of host memory");
 
-    const cJSON *scenes = member(d->root, "scenes");
-    size_t num_scenes = cJSON_IsArray(scenes) ? (size_t)cJSON_GetArraySize(scenes) : 0;
+    size_t num_scenes = d->tables[TABLE_SCENES].count;
     size_t scene_index = 0;
     bool has_scene;
-    mg_status status = get_whole(d, d->root, "scene", 1e9, "the file", &has_scene, &scene_index);
+    status = get_whole(d, d->root, "scene", 1e9, "the file", &has_scene, &scene_index);
     if (status != MG_OK)
         return status;
     if (num_scenes == 0 && !has_scene) {
         /* No scenes: every mesh, as it is. */
-        const cJSON *meshes = member(d->root, "meshes");
-        int n = cJSON_IsArray(meshes) ? cJSON_GetArraySize(meshes) : 0;
-        for (int i = 0; i < n && status == MG_OK; i++)
-            status = add_mesh(d, (size_t)i, "the file", NULL);
+        for (size_t i = 0; i < d->tables[TABLE_MESHES].count && status == MG_OK; i++)
+            status = add_mesh(d, i, "the file", NULL);
         return status;
     }
     const cJSON *scene;
@@ -664,6 +714,8 @@ mg_status mg_mesh_read_gltf(mg_mesh_reader *r, const unsigned char *data, size_t
     for (size_t i = 0; i < d.num_buffers; i++)
         free(d.buffers[i].owned);
     free(d.buffers);
+    for (int t = 0; t < TABLE_COUNT; t++)
+        free(d.tables[t].items);
     cJSON_Delete(root);
     return status;
 }

@@ -246,9 +246,11 @@ mg_status mg_mesh_read_stl(mg_mesh_reader *r, const unsigned char *data, size_t 
 {
     position_map map = {0};
     mg_status status;
+    /* A binary file padded after its triangles whose header starts with "solid" is still binary: text has no NUL. */
+    bool fits_binary = size >= 84 && 84 + 50 * (uint64_t)mg_load_u32le(data + 80) <= (uint64_t)size;
     if (mg_stl_is_binary_size(data, size))
         status = read_binary(r, &map, data, size);
-    else if (starts_with_solid(data, size))
+    else if (starts_with_solid(data, size) && !(fits_binary && memchr(data, '\0', size)))
         status = read_ascii(r, &map, data, size);
     else if (size >= 84)
         status = read_binary(r, &map, data, size);
