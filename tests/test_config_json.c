@@ -318,6 +318,9 @@ Test(config_json, bad_documents)
                     "{\"normalize_scale\": 1.5}}", MG_ERR_FORMAT, "normalize_scale");
     expect_document("{\"format\": \"meshgpt-model\", \"version\": 1, \"autoencoder\": {}, \"transformer\": []}",
                     MG_ERR_FORMAT, "\"transformer\" must be an object");
+    /* found by fuzz_model_config: the first copy leaked */
+    expect_document("{\"format\": \"meshgpt-model\", \"version\": 1, \"autoencoder\": {}, \"transformer\": {},"
+                    " \"transformer\": {\"dim\": 1}}", MG_ERR_FORMAT, "\"transformer\" appears twice");
 }
 
 Test(config_json, meshgpt_pytorch_config_json_of_the_fixture)

@@ -561,6 +561,8 @@ static mg_status keep_transformer(const cJSON *kwargs, const char *key, mg_model
     if (!cJSON_IsObject(kwargs))
         return mg_fail(diag, MG_ERR_FORMAT, "model config: \"%s\" must be an object of MeshTransformer arguments, "
                        "not %s", key, type_name(kwargs));
+    if (out->transformer_json) /* a duplicate key: which one was meant is unknowable */
+        return mg_fail(diag, MG_ERR_FORMAT, "model config: \"%s\" appears twice", key);
     char *text = cJSON_PrintUnformatted(kwargs);
     if (!text)
         return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "model config: out of memory");
