@@ -15,90 +15,6 @@
 #include <string.h>
 
 #define NMSE_F32 1e-7
-#define GUARD_BEFORE 7
-#define GUARD_AFTER 33
-#define GUARD_PATTERN 0x7fbadbadu
-
-typedef struct guarded {
-    mg_tensor *parent;
-    mg_tensor *view;
-} guarded;
-
-static guarded guarded_output(mg_context *ctx, int ndim, const int64_t *shape)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(GUARD_BEFORE + count + GUARD_AFTER)};
-    guarded g;
-    g.parent = test_empty(ctx, MG_DTYPE_I32, 1, parent_shape);
-    cr_assert_eq(mg_tensor_fill_u32(g.parent, GUARD_PATTERN), MG_OK);
-    cr_assert_eq(mg_tensor_view(g.parent, GUARD_BEFORE * 4, MG_DTYPE_F32, ndim, shape, &g.view), MG_OK, "%s",
-                 mg_context_last_error(ctx));
-    return g;
-}
-
-/* Reads the output, checks the guards and frees both. */
-static float *read_guarded(guarded *g, const char *what)
-{
-    float *result = test_read(g->view);
-    size_t words = g->parent->count;
-    uint32_t *all = malloc(words * 4);
-    cr_assert_eq(mg_tensor_read(g->parent, all, words * 4), MG_OK);
-    size_t payload = g->view->count;
-    for (size_t i = 0; i < words; i++)
-        if (i < GUARD_BEFORE || i >= GUARD_BEFORE + payload)
-            cr_assert_eq(all[i], GUARD_PATTERN, "%s: guard word %zu was overwritten", what, i);
-    free(all);
-    mg_tensor_free(g->view);
-    mg_tensor_free(g->parent);
-    return result;
-}
-
-static mg_tensor *offset_f32(mg_context *ctx, int ndim, const int64_t *shape, const float *values, size_t lead)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(lead + count + 3)};
-    mg_tensor *parent = test_empty(ctx, MG_DTYPE_F32, 1, parent_shape);
-    mg_tensor *view = NULL;
-    cr_assert_eq(mg_tensor_view(parent, lead * 4, MG_DTYPE_F32, ndim, shape, &view), MG_OK);
-    mg_tensor_free(parent);
-    cr_assert_eq(mg_tensor_write_f32(view, values, count), MG_OK);
-    return view;
-}
-
-static mg_tensor *offset_i32(mg_context *ctx, int ndim, const int64_t *shape, const int32_t *values, size_t lead)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(lead + count)};
-    mg_tensor *parent = test_empty(ctx, MG_DTYPE_I32, 1, parent_shape);
-    mg_tensor *view = NULL;
-    cr_assert_eq(mg_tensor_view(parent, lead * 4, MG_DTYPE_I32, ndim, shape, &view), MG_OK);
-    mg_tensor_free(parent);
-    cr_assert_eq(mg_tensor_write(view, values, count * 4), MG_OK);
-    return view;
-}
-
-static mg_context *open_vulkan(void)
-{
-    /* Widen bindings past the guard words (lavapipe drops writes outside a
-     * binding, which would hide an overflowing shader from the guards). */
-    setenv("MESHGPT_BINDING_SLACK", "256", 1);
-    mg_context *ctx = test_vulkan_context();
-    unsetenv("MESHGPT_BINDING_SLACK");
-    return ctx;
-}
-
-static void compare(const char *what, const float *got, const float *want, size_t count)
-{
-    test_assert_finite_like(got, want, count);
-    double nmse = test_nmse(got, want, count);
-    cr_assert(nmse <= NMSE_F32, "%s: normalized MSE %.3g exceeds %.1g", what, nmse, NMSE_F32);
-}
 
 /* mask[b, t] = 1 for t < valid[b] except every `hole`-th face (0: none). */
 static int32_t *make_mask(size_t batch, size_t n, const size_t *valid, size_t hole)
@@ -130,7 +46,7 @@ Test(ops_attention, local_attention_matches_reference)
         {1, 37, 2, 6, 8, false, false, {37}, 0},       /* no rotary, no mask */
         {1, 129, 5, 10, 16, true, false, {120}, 5},    /* no rotary, mask */
     };
-    mg_context *vk = open_vulkan();
+    mg_context *vk = test_vulkan_context_with_slack();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const local_case *c = &cases[ci];
         mg_local_attention_params p = {c->heads, c->dim_head, c->window, 1, 1,
@@ -150,19 +66,19 @@ Test(ops_attention, local_attention_matches_reference)
         int64_t qkv_shape[3] = {(int64_t)c->batch, (int64_t)c->n, (int64_t)(3 * inner)};
         int64_t mask_shape[2] = {(int64_t)c->batch, (int64_t)c->n};
         int64_t out_shape[3] = {(int64_t)c->batch, (int64_t)c->n, (int64_t)inner};
-        mg_tensor *tqkv = offset_f32(vk, 3, qkv_shape, qkv, 5);
-        mg_tensor *tmask = mask ? offset_i32(vk, 2, mask_shape, mask, 3) : NULL;
+        mg_tensor *tqkv = test_offset_input(vk, MG_DTYPE_F32, 3, qkv_shape, qkv, 5);
+        mg_tensor *tmask = mask ? test_offset_ids(vk, 2, mask_shape, mask, 3) : NULL;
         mg_tensor *trot = NULL;
         if (c->rotary)
             cr_assert_eq(mg_rotary_table_create(vk, NULL, c->dim_head, slots, &trot), MG_OK, "%s",
                          mg_context_last_error(vk));
-        guarded out = guarded_output(vk, 3, out_shape);
+        test_guarded out = test_guarded_output(vk, MG_DTYPE_F32, 3, out_shape);
         cr_assert_eq(mg_op_local_attention(vk, tqkv, tmask, trot, &p, out.view), MG_OK, "case %zu: %s", ci,
                      mg_context_last_error(vk));
-        float *got = read_guarded(&out, "local_attention");
+        float *got = test_guarded_take(&out, "local_attention");
         char what[64];
         snprintf(what, sizeof what, "local_attention case %zu", ci);
-        compare(what, got, want, out_count);
+        test_compare(what, got, want, out_count, NMSE_F32);
 
         /* the fallback rows of case 3 are not a plain copy of some value */
         if (ci == 3)
@@ -251,7 +167,7 @@ Test(ops_attention, taylor_summary_and_readout_match_reference)
         {2, 300, 2, 5, true, {250, 0}, 0},  /* odd head size; second sequence fully padded: den = 0 -> eps */
         {1, 1, 1, 1, true, {1}, 0},         /* the smallest */
     };
-    mg_context *vk = open_vulkan();
+    mg_context *vk = test_vulkan_context_with_slack();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const taylor_case *c = &cases[ci];
         size_t inner = c->heads * c->d, features = mg_taylor_feature_dim(c->d);
@@ -270,23 +186,23 @@ Test(ops_attention, taylor_summary_and_readout_match_reference)
         int64_t q_shape[3] = {(int64_t)c->batch, (int64_t)c->n, (int64_t)inner};
         int64_t mask_shape[2] = {(int64_t)c->batch, (int64_t)c->n};
         int64_t s_shape[4] = {(int64_t)c->batch, (int64_t)c->heads, (int64_t)features, (int64_t)(c->d + 1)};
-        mg_tensor *tkv = offset_f32(vk, 3, kv_shape, kv, 3);
-        mg_tensor *tq = offset_f32(vk, 3, q_shape, q, 1);
-        mg_tensor *tmask = mask ? offset_i32(vk, 2, mask_shape, mask, 5) : NULL;
-        guarded summary = guarded_output(vk, 4, s_shape);
+        mg_tensor *tkv = test_offset_input(vk, MG_DTYPE_F32, 3, kv_shape, kv, 3);
+        mg_tensor *tq = test_offset_input(vk, MG_DTYPE_F32, 3, q_shape, q, 1);
+        mg_tensor *tmask = mask ? test_offset_ids(vk, 2, mask_shape, mask, 5) : NULL;
+        test_guarded summary = test_guarded_output(vk, MG_DTYPE_F32, 4, s_shape);
         cr_assert_eq(mg_op_taylor_kv_summary(vk, tkv, tmask, c->heads, summary.view), MG_OK, "%s",
                      mg_context_last_error(vk));
         /* the read-out runs on the device's own summary */
-        guarded out = guarded_output(vk, 3, q_shape);
+        test_guarded out = test_guarded_output(vk, MG_DTYPE_F32, 3, q_shape);
         cr_assert_eq(mg_op_taylor_readout(vk, tq, summary.view, c->heads, scale, 1e-5f, out.view), MG_OK, "%s",
                      mg_context_last_error(vk));
-        float *got_o = read_guarded(&out, "taylor_readout");
-        float *got_s = read_guarded(&summary, "taylor_kv_summary");
+        float *got_o = test_guarded_take(&out, "taylor_readout");
+        float *got_s = test_guarded_take(&summary, "taylor_kv_summary");
         char what[64];
         snprintf(what, sizeof what, "taylor_kv_summary case %zu", ci);
-        compare(what, got_s, want_s, s_count);
+        test_compare(what, got_s, want_s, s_count, NMSE_F32);
         snprintf(what, sizeof what, "taylor_readout case %zu", ci);
-        compare(what, got_o, want_o, q_count);
+        test_compare(what, got_o, want_o, q_count, NMSE_F32);
         if (ci == 2) /* all keys of sequence 1 masked: zero summary, zero output */
             for (size_t i = c->n * inner; i < q_count; i++)
                 cr_assert_eq(want_o[i], 0.0f);

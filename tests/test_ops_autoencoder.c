@@ -18,103 +18,6 @@
 
 #define NMSE_F32 1e-7
 #define NMSE_F16_VS_F32 1e-5
-#define GUARD_BEFORE 7
-#define GUARD_AFTER 33
-#define GUARD_PATTERN 0x7fbadbadu
-
-typedef struct guarded {
-    mg_tensor *parent;
-    mg_tensor *view;
-} guarded;
-
-static guarded guarded_output(mg_context *ctx, mg_dtype dtype, int ndim, const int64_t *shape)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(GUARD_BEFORE + count + GUARD_AFTER)};
-    guarded g;
-    g.parent = test_empty(ctx, MG_DTYPE_I32, 1, parent_shape);
-    cr_assert_eq(mg_tensor_fill_u32(g.parent, GUARD_PATTERN), MG_OK, "%s", mg_context_last_error(ctx));
-    cr_assert_eq(mg_tensor_view(g.parent, GUARD_BEFORE * 4, dtype, ndim, shape, &g.view), MG_OK, "%s",
-                 mg_context_last_error(ctx));
-    return g;
-}
-
-/* Reads the output (as raw 32-bit words), checks the guards and frees. */
-static void *finish_guarded(guarded *g, const char *what)
-{
-    size_t words = g->parent->count, payload = g->view->count;
-    uint32_t *all = malloc(words * 4);
-    cr_assert_eq(mg_tensor_read(g->parent, all, words * 4), MG_OK);
-    for (size_t i = 0; i < GUARD_BEFORE; i++)
-        cr_assert_eq(all[i], GUARD_PATTERN, "%s: guard word %zu before the output was overwritten", what, i);
-    for (size_t i = GUARD_BEFORE + payload; i < words; i++)
-        cr_assert_eq(all[i], GUARD_PATTERN, "%s: guard word %zu after the output was overwritten", what,
-                     i - GUARD_BEFORE - payload);
-    void *result = malloc(payload * 4);
-    memcpy(result, all + GUARD_BEFORE, payload * 4);
-    free(all);
-    mg_tensor_free(g->view);
-    mg_tensor_free(g->parent);
-    return result;
-}
-
-static mg_tensor *offset_input(mg_context *ctx, mg_dtype dtype, int ndim, const int64_t *shape, const float *values,
-                               size_t lead)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(lead + count + 3)};
-    mg_tensor *parent = test_empty(ctx, dtype, 1, parent_shape);
-    mg_tensor *view = NULL;
-    cr_assert_eq(mg_tensor_view(parent, lead * mg_dtype_size(dtype), dtype, ndim, shape, &view), MG_OK, "%s",
-                 mg_context_last_error(ctx));
-    mg_tensor_free(parent);
-    cr_assert_eq(mg_tensor_write_f32(view, values, count), MG_OK, "%s", mg_context_last_error(ctx));
-    return view;
-}
-
-static mg_tensor *offset_ids(mg_context *ctx, int ndim, const int64_t *shape, const int32_t *ids, size_t lead)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(lead + count)};
-    mg_tensor *parent = test_empty(ctx, MG_DTYPE_I32, 1, parent_shape);
-    mg_tensor *view = NULL;
-    cr_assert_eq(mg_tensor_view(parent, lead * 4, MG_DTYPE_I32, ndim, shape, &view), MG_OK);
-    mg_tensor_free(parent);
-    cr_assert_eq(mg_tensor_write(view, ids, count * 4), MG_OK);
-    return view;
-}
-
-static void compare(const char *what, const float *got, const float *want, size_t count, double bound)
-{
-    test_assert_finite_like(got, want, count);
-    double nmse = test_nmse(got, want, count);
-    cr_assert(nmse <= bound, "%s: normalized MSE %.3g exceeds %.1g", what, nmse, bound);
-}
-
-typedef struct contexts {
-    mg_context *vk;
-    mg_context *ref;
-} contexts;
-
-static contexts open_both(void)
-{
-    setenv("MESHGPT_BINDING_SLACK", "256", 1);
-    contexts c = {test_vulkan_context(), test_cpu_context()};
-    unsetenv("MESHGPT_BINDING_SLACK");
-    return c;
-}
-
-static void close_both(contexts c)
-{
-    test_close(c.vk);
-    mg_context_destroy(c.ref);
-}
 
 /* A mask with zeros: every 5th row, and a whole run when the sequence is long enough. */
 static int32_t *make_mask(size_t rows, uint32_t seed)
@@ -138,13 +41,13 @@ static float *run_conv(mg_context *ctx, const conv_case *c, const float *x, cons
     int64_t x_shape[3] = {c->batch, c->n, c->ci}, out_shape[3] = {c->batch, c->n, c->co};
     int64_t w_shape[3] = {c->co, c->ci, c->kernel}, b_shape[1] = {c->co};
     int nd = c->three_d ? 3 : 2;
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, nd, c->three_d ? x_shape : x_shape + 1, x, 5);
-    mg_tensor *tw = offset_input(ctx, wt, 3, w_shape, w, 3);
-    mg_tensor *tb = c->bias ? offset_input(ctx, wt, 1, b_shape, bias, 1) : NULL;
-    mg_tensor *tm = c->mask ? offset_ids(ctx, nd - 1, c->three_d ? x_shape : x_shape + 1, mask, 3) : NULL;
-    guarded out = guarded_output(ctx, MG_DTYPE_F32, nd, c->three_d ? out_shape : out_shape + 1);
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, nd, c->three_d ? x_shape : x_shape + 1, x, 5);
+    mg_tensor *tw = test_offset_input(ctx, wt, 3, w_shape, w, 3);
+    mg_tensor *tb = c->bias ? test_offset_input(ctx, wt, 1, b_shape, bias, 1) : NULL;
+    mg_tensor *tm = c->mask ? test_offset_ids(ctx, nd - 1, c->three_d ? x_shape : x_shape + 1, mask, 3) : NULL;
+    test_guarded out = test_guarded_output(ctx, MG_DTYPE_F32, nd, c->three_d ? out_shape : out_shape + 1);
     cr_assert_eq(mg_op_conv1d(ctx, tx, tw, tb, tm, out.view), MG_OK, "%s: %s", what, mg_context_last_error(ctx));
-    float *result = finish_guarded(&out, what);
+    float *result = test_guarded_take(&out, what);
     mg_tensor_free(tx);
     mg_tensor_free(tw);
     mg_tensor_free(tb);
@@ -161,7 +64,7 @@ Test(ops_autoencoder, conv1d_odd_shapes_kernels_masks_f16)
         {2, 130, 192, 256, 3, true, true, true}, {3, 4, 5, 6, 7, true, true, true}, /* N < K */
         {1, 40, 3, 5, 33, false, false, true}, /* K > 32: one input channel per step */
     };
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const conv_case *c = &cases[ci];
         size_t x_count = (size_t)(c->batch * c->n * c->ci), w_count = (size_t)(c->co * c->ci * c->kernel);
@@ -179,10 +82,10 @@ Test(ops_autoencoder, conv1d_odd_shapes_kernels_masks_f16)
                      c->mask ? " mask" : "", c->bias ? " bias" : "", f16 ? "f16" : "f32");
             float *got = run_conv(ctx.vk, c, x, w, bias, mask, wt, what);
             float *want = run_conv(ctx.ref, c, x, w, bias, mask, wt, what);
-            compare(what, got, want, out_count, NMSE_F32);
+            test_compare(what, got, want, out_count, NMSE_F32);
             if (f16) {
                 float *exact = run_conv(ctx.ref, c, x, w, bias, mask, MG_DTYPE_F32, what);
-                compare(what, got, exact, out_count, NMSE_F16_VS_F32);
+                test_compare(what, got, exact, out_count, NMSE_F16_VS_F32);
                 free(exact);
             }
             if (c->mask) {
@@ -206,7 +109,7 @@ Test(ops_autoencoder, conv1d_odd_shapes_kernels_masks_f16)
         free(bias);
         free(mask);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 Test(ops_autoencoder, conv1d_refuses_bad_arguments)
@@ -235,12 +138,12 @@ Test(ops_autoencoder, conv1d_refuses_bad_arguments)
 
 static float *run_masked_mean(mg_context *ctx, const int64_t *shape, const float *x, const int32_t *mask)
 {
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, 3, shape, x, 3);
-    mg_tensor *tm = mask ? offset_ids(ctx, 2, shape, mask, 1) : NULL;
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, 3, shape, x, 3);
+    mg_tensor *tm = mask ? test_offset_ids(ctx, 2, shape, mask, 1) : NULL;
     int64_t out_shape[2] = {shape[0], shape[2]};
-    guarded out = guarded_output(ctx, MG_DTYPE_F32, 2, out_shape);
+    test_guarded out = test_guarded_output(ctx, MG_DTYPE_F32, 2, out_shape);
     cr_assert_eq(mg_op_masked_mean(ctx, tx, tm, 1e-5f, out.view), MG_OK, "%s", mg_context_last_error(ctx));
-    float *result = finish_guarded(&out, "masked_mean");
+    float *result = test_guarded_take(&out, "masked_mean");
     mg_tensor_free(tx);
     mg_tensor_free(tm);
     return result;
@@ -249,7 +152,7 @@ static float *run_masked_mean(mg_context *ctx, const int64_t *shape, const float
 Test(ops_autoencoder, masked_mean_with_and_without_mask)
 {
     static const int64_t shapes[][3] = {{1, 1, 1}, {3, 37, 70}, {2, 800, 384}, {1, 5, 200}, {3, 20, 33}};
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const int64_t *shape = shapes[si];
         size_t count = (size_t)(shape[0] * shape[1] * shape[2]), rows = (size_t)(shape[0] * shape[1]);
@@ -265,14 +168,14 @@ Test(ops_autoencoder, masked_mean_with_and_without_mask)
             char what[96];
             snprintf(what, sizeof what, "masked_mean [%lld, %lld, %lld]%s", (long long)shape[0], (long long)shape[1],
                      (long long)shape[2], with_mask ? " masked" : "");
-            compare(what, got, want, (size_t)(shape[0] * shape[2]), NMSE_F32);
+            test_compare(what, got, want, (size_t)(shape[0] * shape[2]), NMSE_F32);
             free(got);
             free(want);
         }
         free(x);
         free(mask);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -280,19 +183,19 @@ Test(ops_autoencoder, masked_mean_with_and_without_mask)
 static float *run_scale_rows(mg_context *ctx, bool gate_mode, const int64_t *shape, const float *x, const float *gate,
                              const int32_t *mask, bool in_place)
 {
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, 3, shape, x, 1);
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, 3, shape, x, 1);
     int64_t gate_shape[2] = {shape[0], shape[2]};
-    mg_tensor *tg = gate_mode ? offset_input(ctx, MG_DTYPE_F32, 2, gate_shape, gate, 2) : NULL;
-    mg_tensor *tm = gate_mode ? NULL : offset_ids(ctx, 2, shape, mask, 3);
-    guarded out = {NULL, NULL};
+    mg_tensor *tg = gate_mode ? test_offset_input(ctx, MG_DTYPE_F32, 2, gate_shape, gate, 2) : NULL;
+    mg_tensor *tm = gate_mode ? NULL : test_offset_ids(ctx, 2, shape, mask, 3);
+    test_guarded out = {NULL, NULL};
     mg_tensor *target = in_place ? tx : NULL;
     if (!in_place) {
-        out = guarded_output(ctx, MG_DTYPE_F32, 3, shape);
+        out = test_guarded_output(ctx, MG_DTYPE_F32, 3, shape);
         target = out.view;
     }
     mg_status st = gate_mode ? mg_op_scale_channels(ctx, tx, tg, target) : mg_op_mask_rows(ctx, tx, tm, target);
     cr_assert_eq(st, MG_OK, "%s", mg_context_last_error(ctx));
-    float *result = in_place ? test_read(tx) : finish_guarded(&out, gate_mode ? "scale_channels" : "mask_rows");
+    float *result = in_place ? test_read(tx) : test_guarded_take(&out, gate_mode ? "scale_channels" : "mask_rows");
     mg_tensor_free(tx);
     mg_tensor_free(tg);
     mg_tensor_free(tm);
@@ -302,7 +205,7 @@ static float *run_scale_rows(mg_context *ctx, bool gate_mode, const int64_t *sha
 Test(ops_autoencoder, scale_channels_and_mask_rows_exact_in_place_or_not)
 {
     static const int64_t shapes[][3] = {{1, 1, 1}, {3, 37, 70}, {2, 129, 384}};
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     for (size_t si = 0; si < 3; si++) {
         const int64_t *shape = shapes[si];
         size_t count = (size_t)(shape[0] * shape[1] * shape[2]);
@@ -325,7 +228,7 @@ Test(ops_autoencoder, scale_channels_and_mask_rows_exact_in_place_or_not)
         free(gate);
         free(mask);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -334,14 +237,14 @@ static float *run_gather_mean(mg_context *ctx, int64_t rows, int64_t d, const fl
                               int64_t m, const int32_t *indices, int64_t nnz)
 {
     int64_t src_shape[2] = {rows, d}, off_shape[1] = {m + 1}, idx_shape[1] = {nnz}, out_shape[2] = {m, d};
-    mg_tensor *ts = offset_input(ctx, MG_DTYPE_F32, 2, src_shape, src, 3);
-    mg_tensor *to = offset_ids(ctx, 1, off_shape, offsets, 1);
-    mg_tensor *ti = offset_ids(ctx, 1, idx_shape, indices, 2);
-    guarded out = guarded_output(ctx, MG_DTYPE_F32, 2, out_shape);
+    mg_tensor *ts = test_offset_input(ctx, MG_DTYPE_F32, 2, src_shape, src, 3);
+    mg_tensor *to = test_offset_ids(ctx, 1, off_shape, offsets, 1);
+    mg_tensor *ti = test_offset_ids(ctx, 1, idx_shape, indices, 2);
+    test_guarded out = test_guarded_output(ctx, MG_DTYPE_F32, 2, out_shape);
     mg_status st = mg_op_gather_mean(ctx, ts, to, ti, out.view);
     float *result = NULL;
     if (st == MG_OK)
-        result = finish_guarded(&out, "gather_mean");
+        result = test_guarded_take(&out, "gather_mean");
     else {
         mg_tensor_free(out.view);
         mg_tensor_free(out.parent);
@@ -355,7 +258,7 @@ static float *run_gather_mean(mg_context *ctx, int64_t rows, int64_t d, const fl
 Test(ops_autoencoder, gather_mean_csr_with_empty_rows)
 {
     static const int64_t dims[] = {1, 33, 192, 576};
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     const int64_t m = 57, rows = 40;
     int32_t offsets[58];
     int32_t indices[57 * 7];
@@ -375,7 +278,7 @@ Test(ops_autoencoder, gather_mean_csr_with_empty_rows)
         float *want = run_gather_mean(ctx.ref, rows, d, src, offsets, m, indices, nnz);
         char what[64];
         snprintf(what, sizeof what, "gather_mean D=%lld", (long long)d);
-        compare(what, got, want, (size_t)(m * d), NMSE_F32);
+        test_compare(what, got, want, (size_t)(m * d), NMSE_F32);
         for (int64_t r = 0; r < m; r++)
             if (offsets[r + 1] == offsets[r])
                 for (int64_t c = 0; c < d; c++)
@@ -384,12 +287,12 @@ Test(ops_autoencoder, gather_mean_csr_with_empty_rows)
         free(want);
         free(src);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 Test(ops_autoencoder, gather_mean_malformed_lists_refused_on_cpu_clamped_on_vulkan)
 {
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     const int64_t rows = 4, d = 3, m = 4, nnz = 5;
     float src[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     int32_t offsets[5] = {-3, 2, 1, 9, 4}; /* negative, decreasing, past nnz */
@@ -407,14 +310,14 @@ Test(ops_autoencoder, gather_mean_malformed_lists_refused_on_cpu_clamped_on_vulk
     float want[12] = {1, 2, 3, 0, 0, 0, 7, 8, 9, 0, 0, 0};
     cr_assert_arr_eq(got, want, sizeof want, "clamped gather_mean differs");
     free(got);
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
 
 Test(ops_autoencoder, copy_columns_writes_only_its_columns)
 {
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     static const int64_t cases[][3] = {{1, 1, 1}, {37, 13, 50}, {129, 192, 576}}; /* rows, w, W */
     for (size_t ci = 0; ci < 3; ci++) {
         int64_t rows = cases[ci][0], w = cases[ci][1], width = cases[ci][2];
@@ -426,12 +329,12 @@ Test(ops_autoencoder, copy_columns_writes_only_its_columns)
         mg_context *both[2] = {ctx.vk, ctx.ref};
         for (int b = 0; b < 2; b++) {
             int64_t src_shape[2] = {rows, w}, dst_shape[2] = {rows, width};
-            mg_tensor *ts = offset_input(both[b], MG_DTYPE_F32, 2, src_shape, src, 1);
-            guarded dst = guarded_output(both[b], MG_DTYPE_F32, 2, dst_shape);
+            mg_tensor *ts = test_offset_input(both[b], MG_DTYPE_F32, 2, src_shape, src, 1);
+            test_guarded dst = test_guarded_output(both[b], MG_DTYPE_F32, 2, dst_shape);
             cr_assert_eq(mg_tensor_write_f32(dst.view, base, (size_t)(rows * width)), MG_OK);
             cr_assert_eq(mg_op_copy_columns(both[b], ts, dst.view, offset), MG_OK, "%s",
                          mg_context_last_error(both[b]));
-            results[b] = finish_guarded(&dst, "copy_columns");
+            results[b] = test_guarded_take(&dst, "copy_columns");
             mg_tensor_free(ts);
         }
         for (int64_t r = 0; r < rows; r++)
@@ -447,7 +350,7 @@ Test(ops_autoencoder, copy_columns_writes_only_its_columns)
         free(src);
         free(base);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -456,23 +359,23 @@ static void run_lfq(mg_context *ctx, int64_t n, int64_t d, int levels, float sof
                     float **values, int32_t **indices)
 {
     int64_t shape[2] = {n, d}, idx_shape[2] = {n, levels};
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 3);
-    guarded v = guarded_output(ctx, MG_DTYPE_F32, 2, shape);
-    guarded i = guarded_output(ctx, MG_DTYPE_I32, 2, idx_shape);
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 3);
+    test_guarded v = test_guarded_output(ctx, MG_DTYPE_F32, 2, shape);
+    test_guarded i = test_guarded_output(ctx, MG_DTYPE_I32, 2, idx_shape);
     cr_assert_eq(mg_op_lfq_quantize(ctx, tx, levels, soft_clamp, v.view, i.view), MG_OK, "%s",
                  mg_context_last_error(ctx));
-    *values = finish_guarded(&v, "lfq values");
-    *indices = finish_guarded(&i, "lfq indices");
+    *values = test_guarded_take(&v, "lfq values");
+    *indices = test_guarded_take(&i, "lfq indices");
     mg_tensor_free(tx);
 }
 
 static float *run_lfq_dequantize(mg_context *ctx, int64_t n, int64_t d, int levels, const int32_t *indices)
 {
     int64_t shape[2] = {n, d}, idx_shape[2] = {n, levels};
-    mg_tensor *ti = offset_ids(ctx, 2, idx_shape, indices, 1);
-    guarded v = guarded_output(ctx, MG_DTYPE_F32, 2, shape);
+    mg_tensor *ti = test_offset_ids(ctx, 2, idx_shape, indices, 1);
+    test_guarded v = test_guarded_output(ctx, MG_DTYPE_F32, 2, shape);
     cr_assert_eq(mg_op_lfq_dequantize(ctx, ti, v.view), MG_OK, "%s", mg_context_last_error(ctx));
-    float *result = finish_guarded(&v, "lfq_dequantize");
+    float *result = test_guarded_take(&v, "lfq_dequantize");
     mg_tensor_free(ti);
     return result;
 }
@@ -480,7 +383,7 @@ static float *run_lfq_dequantize(mg_context *ctx, int64_t n, int64_t d, int leve
 Test(ops_autoencoder, lfq_quantize_and_dequantize_exact)
 {
     static const int64_t dims[] = {8, 14, 30, 1};
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     const int64_t n = 1031;
     for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
         int64_t d = dims[di];
@@ -522,7 +425,7 @@ Test(ops_autoencoder, lfq_quantize_and_dequantize_exact)
         }
         free(x);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -531,11 +434,11 @@ static int32_t *run_vq(mg_context *ctx, int64_t n, int64_t d, int64_t k, const f
                        mg_dtype wt)
 {
     int64_t x_shape[2] = {n, d}, cb_shape[2] = {k, d}, out_shape[1] = {n};
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, 2, x_shape, x, 1);
-    mg_tensor *tc = offset_input(ctx, wt, 2, cb_shape, codebook, 3);
-    guarded out = guarded_output(ctx, MG_DTYPE_I32, 1, out_shape);
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, 2, x_shape, x, 1);
+    mg_tensor *tc = test_offset_input(ctx, wt, 2, cb_shape, codebook, 3);
+    test_guarded out = test_guarded_output(ctx, MG_DTYPE_I32, 1, out_shape);
     cr_assert_eq(mg_op_vq_nearest(ctx, tx, tc, out.view), MG_OK, "%s", mg_context_last_error(ctx));
-    int32_t *result = finish_guarded(&out, "vq_nearest");
+    int32_t *result = test_guarded_take(&out, "vq_nearest");
     mg_tensor_free(tx);
     mg_tensor_free(tc);
     return result;
@@ -555,7 +458,7 @@ static double vq_distance(const float *x, const float *cb, int64_t d, int64_t r,
 Test(ops_autoencoder, vq_nearest_exact_with_duplicate_rows_f32_f16)
 {
     static const int64_t cases[][3] = {{1, 1, 1}, {77, 19, 300}, {64, 192, 1000}, {5, 3, 2}}; /* n, d, k */
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         int64_t n = cases[ci][0], d = cases[ci][1], k = cases[ci][2];
         float *x = malloc((size_t)(n * d) * 4), *cb = malloc((size_t)(k * d) * 4);
@@ -594,7 +497,7 @@ Test(ops_autoencoder, vq_nearest_exact_with_duplicate_rows_f32_f16)
         free(x);
         free(cb);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -20,106 +20,6 @@
 
 #define NMSE_F32 1e-7
 #define NMSE_F16_VS_F32 1e-5
-#define GUARD_BEFORE 7  /* words: 28 bytes, not a multiple of any binding alignment */
-#define GUARD_AFTER 33
-#define GUARD_PATTERN 0x7fbadbadu
-
-typedef struct guarded {
-    mg_tensor *parent;
-    mg_tensor *view;
-} guarded;
-
-static guarded guarded_output(mg_context *ctx, mg_dtype dtype, int ndim, const int64_t *shape)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(GUARD_BEFORE + count + GUARD_AFTER)};
-    guarded g;
-    g.parent = test_empty(ctx, MG_DTYPE_I32, 1, parent_shape);
-    cr_assert_eq(mg_tensor_fill_u32(g.parent, GUARD_PATTERN), MG_OK, "%s", mg_context_last_error(ctx));
-    cr_assert_eq(mg_tensor_view(g.parent, GUARD_BEFORE * 4, dtype, ndim, shape, &g.view), MG_OK, "%s",
-                 mg_context_last_error(ctx));
-    return g;
-}
-
-static void check_guards_and_free(guarded *g, const char *what)
-{
-    size_t words = g->parent->count;
-    uint32_t *all = malloc(words * 4);
-    cr_assert_eq(mg_tensor_read(g->parent, all, words * 4), MG_OK);
-    size_t payload = g->view->count;
-    for (size_t i = 0; i < GUARD_BEFORE; i++)
-        cr_assert_eq(all[i], GUARD_PATTERN, "%s: guard word %zu before the output was overwritten", what, i);
-    for (size_t i = GUARD_BEFORE + payload; i < words; i++)
-        cr_assert_eq(all[i], GUARD_PATTERN, "%s: guard word %zu after the output was overwritten", what,
-                     i - GUARD_BEFORE - payload);
-    free(all);
-    mg_tensor_free(g->view);
-    mg_tensor_free(g->parent);
-}
-
-/* An input tensor placed `lead` elements into a larger tensor (a view). */
-static mg_tensor *offset_input(mg_context *ctx, mg_dtype dtype, int ndim, const int64_t *shape, const float *values,
-                               size_t lead)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(lead + count + 3)};
-    mg_tensor *parent = test_empty(ctx, dtype, 1, parent_shape);
-    mg_tensor *view = NULL;
-    cr_assert_eq(mg_tensor_view(parent, lead * mg_dtype_size(dtype), dtype, ndim, shape, &view), MG_OK, "%s",
-                 mg_context_last_error(ctx));
-    mg_tensor_free(parent); /* the view keeps the storage alive */
-    cr_assert_eq(mg_tensor_write_f32(view, values, count), MG_OK, "%s", mg_context_last_error(ctx));
-    return view;
-}
-
-static mg_tensor *offset_ids(mg_context *ctx, int ndim, const int64_t *shape, const int32_t *ids, size_t lead)
-{
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    int64_t parent_shape[1] = {(int64_t)(lead + count)};
-    mg_tensor *parent = test_empty(ctx, MG_DTYPE_I32, 1, parent_shape);
-    mg_tensor *view = NULL;
-    cr_assert_eq(mg_tensor_view(parent, lead * 4, MG_DTYPE_I32, ndim, shape, &view), MG_OK);
-    mg_tensor_free(parent);
-    cr_assert_eq(mg_tensor_write(view, ids, count * 4), MG_OK);
-    return view;
-}
-
-static void compare(const char *what, const float *got, const float *want, size_t count, double bound)
-{
-    test_assert_finite_like(got, want, count);
-    double nmse = test_nmse(got, want, count);
-    cr_assert(nmse <= bound, "%s: normalized MSE %.3g exceeds %.1g", what, nmse, bound);
-}
-
-/* Runs on the reference context too and returns its result. */
-typedef struct contexts {
-    mg_context *vk;
-    mg_context *ref;
-} contexts;
-
-static contexts open_both(void)
-{
-    /* Widen bindings past the guard words: lavapipe drops writes outside a
-     * binding, which would hide an overflowing shader from the guards. */
-    setenv("MESHGPT_BINDING_SLACK", "256", 1);
-    contexts c = {test_vulkan_context(), test_cpu_context()};
-    unsetenv("MESHGPT_BINDING_SLACK");
-    return c;
-}
-
-static void close_both(contexts c)
-{
-    test_close(c.vk);
-    mg_context_destroy(c.ref);
-}
-
-/* ------------------------------------------------------------------------ */
 
 typedef struct matmul_case {
     int64_t batch, m, n, k;
@@ -134,16 +34,16 @@ static float *run_matmul(mg_context *ctx, const matmul_case *c, const float *a, 
     int64_t b_shape[3] = {c->batch, transposed ? c->n : c->k, transposed ? c->k : c->n};
     const int64_t *as = nd == 3 ? a_shape : a_shape + 1, *os = nd == 3 ? out_shape : out_shape + 1;
     bool b3 = nd == 3 && !c->broadcast;
-    mg_tensor *ta = offset_input(ctx, MG_DTYPE_F32, nd, as, a, 5);
-    mg_tensor *tb = offset_input(ctx, wtype, b3 ? 3 : 2, b3 ? b_shape : b_shape + 1, b, 3);
+    mg_tensor *ta = test_offset_input(ctx, MG_DTYPE_F32, nd, as, a, 5);
+    mg_tensor *tb = test_offset_input(ctx, wtype, b3 ? 3 : 2, b3 ? b_shape : b_shape + 1, b, 3);
     int64_t bias_shape[1] = {c->n};
-    mg_tensor *tbias = bias ? offset_input(ctx, wtype, 1, bias_shape, bias, 1) : NULL;
-    guarded out = guarded_output(ctx, MG_DTYPE_F32, nd, os);
+    mg_tensor *tbias = bias ? test_offset_input(ctx, wtype, 1, bias_shape, bias, 1) : NULL;
+    test_guarded out = test_guarded_output(ctx, MG_DTYPE_F32, nd, os);
     cr_assert_eq(mg_op_matmul(ctx, ta, tb, tbias, transposed, out.view), MG_OK, "%s: %s", what,
                  mg_context_last_error(ctx));
     float *result = test_read(out.view);
     if (guard)
-        check_guards_and_free(&out, what);
+        test_guard_check(&out, what);
     else {
         mg_tensor_free(out.view);
         mg_tensor_free(out.parent);
@@ -162,7 +62,7 @@ Test(ops_vulkan, matmul_odd_shapes_f32_f16_transposed_bias)
         {1, 70, 130, 1, true},   {3, 17, 9, 13, true},   {3, 17, 9, 13, false},   {2, 1, 37, 50, false},
         {5, 65, 66, 67, false},
     };
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const matmul_case *c = &cases[ci];
         size_t a_count = (size_t)(c->batch * c->m * c->k);
@@ -182,10 +82,10 @@ Test(ops_vulkan, matmul_odd_shapes_f32_f16_transposed_bias)
                          f16 ? "f16" : "f32", transposed ? " transposed" : "", use_bias ? " bias" : "");
                 float *got = run_matmul(ctx.vk, c, a, b, use_bias, transposed, wt, true, what);
                 float *want = run_matmul(ctx.ref, c, a, b, use_bias, transposed, wt, false, what);
-                compare(what, got, want, out_count, NMSE_F32);
+                test_compare(what, got, want, out_count, NMSE_F32);
                 if (f16) {
                     float *exact = run_matmul(ctx.ref, c, a, b, use_bias, transposed, MG_DTYPE_F32, false, what);
-                    compare(what, got, exact, out_count, NMSE_F16_VS_F32);
+                    test_compare(what, got, exact, out_count, NMSE_F16_VS_F32);
                     free(exact);
                 }
                 free(got);
@@ -196,7 +96,7 @@ Test(ops_vulkan, matmul_odd_shapes_f32_f16_transposed_bias)
         free(b);
         free(bias);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -205,12 +105,12 @@ static float *run_embedding(mg_context *ctx, mg_dtype wt, int64_t vocab, int64_t
                             const int32_t *ids, int64_t n_ids)
 {
     int64_t table_shape[2] = {vocab, dim}, ids_shape[1] = {n_ids}, out_shape[2] = {n_ids, dim};
-    mg_tensor *tt = offset_input(ctx, wt, 2, table_shape, table, 3);
-    mg_tensor *ti = offset_ids(ctx, 1, ids_shape, ids, 1);
-    guarded out = guarded_output(ctx, MG_DTYPE_F32, 2, out_shape);
+    mg_tensor *tt = test_offset_input(ctx, wt, 2, table_shape, table, 3);
+    mg_tensor *ti = test_offset_ids(ctx, 1, ids_shape, ids, 1);
+    test_guarded out = test_guarded_output(ctx, MG_DTYPE_F32, 2, out_shape);
     cr_assert_eq(mg_op_embedding(ctx, tt, ti, out.view), MG_OK, "%s", mg_context_last_error(ctx));
     float *result = test_read(out.view);
-    check_guards_and_free(&out, "embedding");
+    test_guard_check(&out, "embedding");
     mg_tensor_free(tt);
     mg_tensor_free(ti);
     return result;
@@ -218,7 +118,7 @@ static float *run_embedding(mg_context *ctx, mg_dtype wt, int64_t vocab, int64_t
 
 Test(ops_vulkan, embedding_gathers_exactly_with_pad_and_out_of_range_ids)
 {
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     static const int64_t shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {1000, 7, 1031}, {257, 128, 64}};
     for (size_t si = 0; si < 4; si++) {
         int64_t vocab = shapes[si][0], dim = shapes[si][1], n = shapes[si][2];
@@ -239,7 +139,7 @@ Test(ops_vulkan, embedding_gathers_exactly_with_pad_and_out_of_range_ids)
         free(table);
         free(ids);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -252,17 +152,17 @@ typedef enum elementwise_kind { EW_UNARY, EW_SCALE, EW_BINARY, EW_BINARY_BROADCA
 static float *run_elementwise(mg_context *ctx, elementwise_kind kind, int op, const int64_t *shape, const float *x,
                               const float *y, bool in_place)
 {
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 1);
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 1);
     mg_tensor *ty = NULL;
     int64_t out_shape[2] = {shape[0], kind == EW_GEGLU ? shape[1] / 2 : shape[1]};
     if (kind == EW_BINARY)
-        ty = offset_input(ctx, MG_DTYPE_F32, 2, shape, y, 2);
+        ty = test_offset_input(ctx, MG_DTYPE_F32, 2, shape, y, 2);
     else if (kind == EW_BINARY_BROADCAST)
-        ty = offset_input(ctx, MG_DTYPE_F32, 1, shape + 1, y, 2);
-    guarded out = {NULL, NULL};
+        ty = test_offset_input(ctx, MG_DTYPE_F32, 1, shape + 1, y, 2);
+    test_guarded out = {NULL, NULL};
     mg_tensor *target = tx;
     if (!in_place) {
-        out = guarded_output(ctx, MG_DTYPE_F32, 2, out_shape);
+        out = test_guarded_output(ctx, MG_DTYPE_F32, 2, out_shape);
         target = out.view;
     }
     mg_status status;
@@ -275,13 +175,13 @@ static float *run_elementwise(mg_context *ctx, elementwise_kind kind, int op, co
     cr_assert_eq(status, MG_OK, "%s", mg_context_last_error(ctx));
     float *result = test_read(target);
     if (!in_place)
-        check_guards_and_free(&out, "elementwise");
+        test_guard_check(&out, "elementwise");
     mg_tensor_free(tx);
     mg_tensor_free(ty);
     return result;
 }
 
-static void check_elementwise(contexts ctx, elementwise_kind kind, int op, const char *name, float lo, float hi)
+static void check_elementwise(test_pair ctx, elementwise_kind kind, int op, const char *name, float lo, float hi)
 {
     for (size_t si = 0; si < ROW_SHAPES; si++) {
         int64_t shape[2] = {row_shapes[si][0], row_shapes[si][1] * (kind == EW_GEGLU ? 2 : 1)};
@@ -296,7 +196,7 @@ static void check_elementwise(contexts ctx, elementwise_kind kind, int op, const
                      in_place ? " in place" : "");
             float *got = run_elementwise(ctx.vk, kind, op, shape, x, y, in_place);
             float *want = run_elementwise(ctx.ref, kind, op, shape, x, y, in_place);
-            compare(what, got, want, out_count, NMSE_F32);
+            test_compare(what, got, want, out_count, NMSE_F32);
             free(got);
             free(want);
         }
@@ -307,7 +207,7 @@ static void check_elementwise(contexts ctx, elementwise_kind kind, int op, const
 
 Test(ops_vulkan, activations)
 {
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     check_elementwise(ctx, EW_UNARY, MG_UNARY_SILU, "silu", -8, 8);
     check_elementwise(ctx, EW_UNARY, MG_UNARY_GELU, "gelu", -8, 8);
     check_elementwise(ctx, EW_UNARY, MG_UNARY_GELU, "gelu near zero", -0.6f, 0.6f);
@@ -317,12 +217,12 @@ Test(ops_vulkan, activations)
     check_elementwise(ctx, EW_UNARY, MG_UNARY_RELU, "relu", -1, 1);
     check_elementwise(ctx, EW_SCALE, 0, "scale", -1, 1);
     check_elementwise(ctx, EW_GEGLU, 0, "geglu", -5, 5);
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 Test(ops_vulkan, activations_at_extremes_stay_finite)
 {
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     float x[12] = {-1e30f, -1000.0f, -100.0f, -88.5f, -20.0f, -1e-30f, 0.0f, 1e-30f, 20.0f, 88.5f, 1000.0f, 1e30f};
     int64_t shape[2] = {1, 12};
     for (int op = MG_UNARY_SILU; op <= MG_UNARY_RELU; op++) {
@@ -338,18 +238,18 @@ Test(ops_vulkan, activations_at_extremes_stay_finite)
         free(got);
         free(want);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 Test(ops_vulkan, binary_same_shape_and_broadcast)
 {
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     check_elementwise(ctx, EW_BINARY, MG_BINARY_ADD, "add", -1, 1);
     check_elementwise(ctx, EW_BINARY, MG_BINARY_SUB, "sub", -1, 1);
     check_elementwise(ctx, EW_BINARY, MG_BINARY_MUL, "mul", -1, 1);
     check_elementwise(ctx, EW_BINARY_BROADCAST, MG_BINARY_ADD, "add broadcast", -1, 1);
     check_elementwise(ctx, EW_BINARY_BROADCAST, MG_BINARY_MUL, "mul broadcast", -1, 1);
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -359,13 +259,13 @@ typedef enum norm_kind { NORM_LAYER, NORM_LAYER_PLAIN, NORM_RMS, NORM_L2 } norm_
 static float *run_norm(mg_context *ctx, norm_kind kind, const int64_t *shape, const float *x, const float *gamma,
                        const float *beta, mg_dtype wt, bool in_place)
 {
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 3);
-    mg_tensor *tg = offset_input(ctx, wt, 1, shape + 1, gamma, 1);
-    mg_tensor *tb = offset_input(ctx, wt, 1, shape + 1, beta, 5);
-    guarded out = {NULL, NULL};
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 3);
+    mg_tensor *tg = test_offset_input(ctx, wt, 1, shape + 1, gamma, 1);
+    mg_tensor *tb = test_offset_input(ctx, wt, 1, shape + 1, beta, 5);
+    test_guarded out = {NULL, NULL};
     mg_tensor *target = tx;
     if (!in_place) {
-        out = guarded_output(ctx, MG_DTYPE_F32, 2, shape);
+        out = test_guarded_output(ctx, MG_DTYPE_F32, 2, shape);
         target = out.view;
     }
     mg_status status;
@@ -378,7 +278,7 @@ static float *run_norm(mg_context *ctx, norm_kind kind, const int64_t *shape, co
     cr_assert_eq(status, MG_OK, "%s", mg_context_last_error(ctx));
     float *result = test_read(target);
     if (!in_place)
-        check_guards_and_free(&out, "norm");
+        test_guard_check(&out, "norm");
     mg_tensor_free(tx);
     mg_tensor_free(tg);
     mg_tensor_free(tb);
@@ -388,7 +288,7 @@ static float *run_norm(mg_context *ctx, norm_kind kind, const int64_t *shape, co
 Test(ops_vulkan, normalisations)
 {
     static const char *names[] = {"layer_norm", "layer_norm without affine", "rms_norm", "l2_normalize"};
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     for (int kind = NORM_LAYER; kind <= NORM_L2; kind++) {
         for (size_t si = 0; si < ROW_SHAPES; si++) {
             const int64_t *shape = row_shapes[si];
@@ -412,12 +312,12 @@ Test(ops_vulkan, normalisations)
                             cr_assert(fabsf(got[i] - want[i]) < 1e-5f, "%s: %g vs %g", what, (double)got[i],
                                       (double)want[i]);
                     } else {
-                        compare(what, got, want, count, NMSE_F32);
+                        test_compare(what, got, want, count, NMSE_F32);
                     }
                     if (f16) {
                         float *exact = run_norm(ctx.ref, (norm_kind)kind, shape, x, g, b, MG_DTYPE_F32, in_place);
                         if (!(shape[1] == 1 && kind <= NORM_LAYER_PLAIN))
-                            compare(what, got, exact, count, NMSE_F16_VS_F32);
+                            test_compare(what, got, exact, count, NMSE_F16_VS_F32);
                         free(exact);
                     }
                     free(got);
@@ -429,7 +329,7 @@ Test(ops_vulkan, normalisations)
             free(b);
         }
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -437,21 +337,21 @@ Test(ops_vulkan, normalisations)
 static float *run_softmax(mg_context *ctx, const int64_t *shape, const float *x, const int32_t *mask,
                           int64_t mask_rows, const mg_softmax_options *base, bool in_place)
 {
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 1);
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 1);
     int64_t mask_shape[2] = {mask_rows, shape[1]};
-    mg_tensor *tm = mask ? offset_ids(ctx, 2, mask_shape, mask, 3) : NULL;
+    mg_tensor *tm = mask ? test_offset_ids(ctx, 2, mask_shape, mask, 3) : NULL;
     mg_softmax_options o = *base;
     o.mask = tm;
-    guarded out = {NULL, NULL};
+    test_guarded out = {NULL, NULL};
     mg_tensor *target = tx;
     if (!in_place) {
-        out = guarded_output(ctx, MG_DTYPE_F32, 2, shape);
+        out = test_guarded_output(ctx, MG_DTYPE_F32, 2, shape);
         target = out.view;
     }
     cr_assert_eq(mg_op_softmax(ctx, tx, &o, target), MG_OK, "%s", mg_context_last_error(ctx));
     float *result = test_read(target);
     if (!in_place)
-        check_guards_and_free(&out, "softmax");
+        test_guard_check(&out, "softmax");
     mg_tensor_free(tx);
     mg_tensor_free(tm);
     return result;
@@ -459,7 +359,7 @@ static float *run_softmax(mg_context *ctx, const int64_t *shape, const float *x,
 
 Test(ops_vulkan, softmax_scaled_masked_causal)
 {
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     for (size_t si = 0; si < ROW_SHAPES; si++) {
         const int64_t *shape = row_shapes[si];
         size_t count = (size_t)(shape[0] * shape[1]);
@@ -503,26 +403,26 @@ Test(ops_vulkan, softmax_scaled_masked_causal)
         free(x);
         free(mask);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }
 
 /* ------------------------------------------------------------------------ */
 
 static int32_t *run_argmax(mg_context *ctx, const int64_t *shape, const float *x)
 {
-    mg_tensor *tx = offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 1);
-    guarded out = guarded_output(ctx, MG_DTYPE_I32, 1, shape);
+    mg_tensor *tx = test_offset_input(ctx, MG_DTYPE_F32, 2, shape, x, 1);
+    test_guarded out = test_guarded_output(ctx, MG_DTYPE_I32, 1, shape);
     cr_assert_eq(mg_op_argmax(ctx, tx, out.view), MG_OK, "%s", mg_context_last_error(ctx));
     int32_t *result = malloc((size_t)shape[0] * 4);
     cr_assert_eq(mg_tensor_read(out.view, result, (size_t)shape[0] * 4), MG_OK);
-    check_guards_and_free(&out, "argmax");
+    test_guard_check(&out, "argmax");
     mg_tensor_free(tx);
     return result;
 }
 
 Test(ops_vulkan, argmax_matches_exactly_with_ties_and_nan)
 {
-    contexts ctx = open_both();
+    test_pair ctx = test_open_pair();
     static const int64_t shapes[][2] = {{1, 1}, {7, 33}, {33, 1000}, {1031, 7}, {3, 16385}};
     for (size_t si = 0; si < 5; si++) {
         const int64_t *shape = shapes[si];
@@ -544,5 +444,5 @@ Test(ops_vulkan, argmax_matches_exactly_with_ties_and_nan)
         free(want);
         free(x);
     }
-    close_both(ctx);
+    test_close_pair(ctx);
 }

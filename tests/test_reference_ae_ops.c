@@ -2,20 +2,13 @@
  * the oracle of test_ops_autoencoder.c, so it is checked independently here. */
 #include "core/half.h"
 #include "ops/ref/ref_ops.h"
+#include "test_util.h"
 
-#include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
 #define F32(ptr) ((mg_ref_param){(ptr), false})
 #define NONE ((mg_ref_param){NULL, false})
-
-static void assert_close(const float *got, const double *want, size_t n, double tolerance)
-{
-    for (size_t i = 0; i < n; i++)
-        cr_assert(fabs((double)got[i] - want[i]) <= tolerance, "element %zu: got %.9g, want %.9g", i, (double)got[i],
-                  want[i]);
-}
 
 Test(reference_conv1d, one_channel_known_kernel_zero_padding_and_mask)
 {
@@ -23,16 +16,16 @@ Test(reference_conv1d, one_channel_known_kernel_zero_padding_and_mask)
     float x[5] = {1, 2, 3, 4, 5}, w[3] = {1, 2, 3}, bias[1] = {0.5f}, out[5];
     mg_ref_conv1d(1, 5, 1, 1, 3, x, F32(w), F32(bias), NULL, out);
     double want[5] = {8.5, 14.5, 20.5, 26.5, 14.5};
-    assert_close(out, want, 5, 0);
+    test_assert_close(out, want, 5, 0);
     /* row 2 masked out: it reads as zero for every tap that touches it */
     int32_t mask[5] = {1, 1, 0, 1, 1};
     mg_ref_conv1d(1, 5, 1, 1, 3, x, F32(w), F32(bias), mask, out);
     double want_masked[5] = {8.5, 5.5, 14.5, 23.5, 14.5};
-    assert_close(out, want_masked, 5, 0);
+    test_assert_close(out, want_masked, 5, 0);
     /* no bias */
     mg_ref_conv1d(1, 5, 1, 1, 3, x, F32(w), NONE, NULL, out);
     double want_plain[5] = {8, 14, 20, 26, 14};
-    assert_close(out, want_plain, 5, 0);
+    test_assert_close(out, want_plain, 5, 0);
 }
 
 Test(reference_conv1d, weight_layout_is_out_in_tap)
@@ -41,12 +34,12 @@ Test(reference_conv1d, weight_layout_is_out_in_tap)
     float x[2] = {1, 10}, w[6] = {1, 2, 3, 4, 5, 6}, out[1];
     mg_ref_conv1d(1, 1, 2, 1, 3, x, F32(w), NONE, NULL, out);
     double want[1] = {2 * 1 + 5 * 10};
-    assert_close(out, want, 1, 0);
+    test_assert_close(out, want, 1, 0);
     /* K = 1, two outputs: out = W x with W = [[1 2] [3 4]]; rows (1, -1) and (2, 0.5) */
     float x2[4] = {1, -1, 2, 0.5f}, w2[4] = {1, 2, 3, 4}, out2[4];
     mg_ref_conv1d(1, 2, 2, 2, 1, x2, F32(w2), NONE, NULL, out2);
     double want2[4] = {-1, -1, 3, 8};
-    assert_close(out2, want2, 4, 0);
+    test_assert_close(out2, want2, 4, 0);
 }
 
 Test(reference_conv1d, sequences_of_a_batch_do_not_leak_into_each_other)
@@ -54,7 +47,7 @@ Test(reference_conv1d, sequences_of_a_batch_do_not_leak_into_each_other)
     float x[4] = {1, 2, 10, 20}, w[3] = {1, 1, 1}, out[4];
     mg_ref_conv1d(2, 2, 1, 1, 3, x, F32(w), NONE, NULL, out);
     double want[4] = {3, 3, 30, 30};
-    assert_close(out, want, 4, 0);
+    test_assert_close(out, want, 4, 0);
 }
 
 Test(reference_conv1d, seven_taps_and_f16_weights)
@@ -67,7 +60,7 @@ Test(reference_conv1d, seven_taps_and_f16_weights)
         wh[i] = mg_float_to_half(w[i]);
     mg_ref_conv1d(1, 7, 1, 1, 7, x, (mg_ref_param){wh, true}, NONE, NULL, out);
     double want[7] = {7, 6, 5, 4, 3, 2, 1};
-    assert_close(out, want, 7, 0);
+    test_assert_close(out, want, 7, 0);
 }
 
 Test(reference_masked_mean, known_mask_and_empty_mask)
@@ -76,15 +69,15 @@ Test(reference_masked_mean, known_mask_and_empty_mask)
     int32_t mask[6] = {1, 0, 1, 0, 0, 0};
     mg_ref_masked_mean(2, 3, 2, x, mask, 1e-5f, out);
     double want[4] = {3, 4, 0, 0}; /* batch 1 has no valid row: 0 / max(0, eps) */
-    assert_close(out, want, 4, 0);
+    test_assert_close(out, want, 4, 0);
     mg_ref_masked_mean(2, 3, 2, x, NULL, 1e-5f, out);
     double want_plain[4] = {3, 4, 7.0 / 3.0, 7.0 / 3.0};
-    assert_close(out, want_plain, 4, 1e-7);
+    test_assert_close(out, want_plain, 4, 1e-7);
     /* a mask value other than 1 still counts once */
     int32_t mask2[6] = {5, 5, 0, 1, 1, 1};
     mg_ref_masked_mean(2, 3, 2, x, mask2, 1e-5f, out);
     double want2[4] = {2, 3, 7.0 / 3.0, 7.0 / 3.0};
-    assert_close(out, want2, 4, 1e-7);
+    test_assert_close(out, want2, 4, 1e-7);
 }
 
 Test(reference_scale_channels_and_mask_rows, by_hand)
@@ -92,11 +85,11 @@ Test(reference_scale_channels_and_mask_rows, by_hand)
     float x[8] = {1, 2, 3, 4, /* batch 1 */ 5, 6, 7, 8}, gate[4] = {2, -1, 0.5f, 0}, out[8];
     mg_ref_scale_channels(2, 2, 2, x, gate, out);
     double want[8] = {2, -2, 6, -4, 2.5, 0, 3.5, 0};
-    assert_close(out, want, 8, 0);
+    test_assert_close(out, want, 8, 0);
     int32_t mask[4] = {0, 1, 7, 0};
     mg_ref_mask_rows(4, 2, x, mask, out);
     double want_masked[8] = {0, 0, 3, 4, 5, 6, 0, 0};
-    assert_close(out, want_masked, 8, 0);
+    test_assert_close(out, want_masked, 8, 0);
 }
 
 Test(reference_gather_mean, csr_rows_with_an_empty_one_and_repeats)
@@ -105,7 +98,7 @@ Test(reference_gather_mean, csr_rows_with_an_empty_one_and_repeats)
     int32_t offsets[4] = {0, 2, 2, 5}, indices[5] = {0, 2, 1, 1, 0};
     mg_ref_gather_mean(3, 2, src, offsets, indices, out);
     double want[6] = {3, 4, 0, 0, 7.0 / 3.0, 10.0 / 3.0};
-    assert_close(out, want, 6, 1e-7);
+    test_assert_close(out, want, 6, 1e-7);
 }
 
 Test(reference_copy_columns, into_the_middle_of_wider_rows)
@@ -113,7 +106,7 @@ Test(reference_copy_columns, into_the_middle_of_wider_rows)
     float src[4] = {1, 2, 3, 4}, dst[10] = {0};
     mg_ref_copy_columns(2, 2, 5, 2, src, dst);
     double want[10] = {0, 0, 1, 2, 0, 0, 0, 3, 4, 0};
-    assert_close(dst, want, 10, 0);
+    test_assert_close(dst, want, 10, 0);
 }
 
 /* x = [0.5, -1, 2, -0.1, 0, -0, 1e-6, -3] (d = 8). */
@@ -128,7 +121,7 @@ Test(reference_lfq, one_level_bits_msb_first_and_zero_is_negative)
         /* bits 1 0 1 0 0 0 1 0 -> 128 + 32 + 2 */
         cr_assert_eq(index[0], 162, "soft clamp %d: index %d", clamp, index[0]);
         double want[8] = {1, -1, 1, -1, -1, -1, 1, -1};
-        assert_close(values, want, 8, 0);
+        test_assert_close(values, want, 8, 0);
     }
     /* first dimension is the most significant bit */
     float x3[3] = {1, -1, -1}, v3[3];
@@ -151,13 +144,13 @@ Test(reference_lfq, residual_levels_by_hand)
     cr_assert_eq(index[1], 60);
     cr_assert_eq(index[2], 124);
     double want[8] = {0.25, -1.25, 1.75, -0.25, -0.25, -0.25, 0.25, -1.75};
-    assert_close(values, want, 8, 0);
+    test_assert_close(values, want, 8, 0);
     /* the two-level sum stops after level 1 */
     int32_t index2[2];
     mg_ref_lfq_quantize(1, 8, 2, 10.0f, lfq_x, values, index2);
     cr_assert(index2[0] == 162 && index2[1] == 60);
     double want2[8] = {0.5, -1.5, 1.5, -0.5, -0.5, -0.5, 0.5, -1.5};
-    assert_close(values, want2, 8, 0);
+    test_assert_close(values, want2, 8, 0);
 }
 
 Test(reference_lfq, soft_clamp_keeps_signs_of_huge_and_tiny_values)
@@ -186,7 +179,7 @@ Test(reference_lfq, dequantize_inverts_quantize_and_ignores_pad_ids)
     int32_t one[3] = {-1, 60, -1};
     mg_ref_lfq_dequantize(1, 8, 3, one, back);
     double want[8] = {-0.5, -0.5, 0.5, 0.5, 0.5, 0.5, -0.5, -0.5};
-    assert_close(back, want, 8, 0);
+    test_assert_close(back, want, 8, 0);
 }
 
 Test(reference_vq_nearest, euclidean_with_ties_to_the_lowest_index)

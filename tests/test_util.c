@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static atomic_uint error_logs;
 
@@ -141,4 +142,120 @@ void test_round_to_f16(float *values, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         values[i] = mg_half_to_float(mg_float_to_half(values[i]));
+}
+
+void test_assert_close(const float *got, const double *want, size_t count, double tolerance)
+{
+    for (size_t i = 0; i < count; i++)
+        cr_assert(fabs((double)got[i] - want[i]) <= tolerance, "element %zu: got %.9g, want %.9g", i, (double)got[i],
+                  want[i]);
+}
+
+void test_compare(const char *what, const float *got, const float *want, size_t count, double bound)
+{
+    test_assert_finite_like(got, want, count);
+    double nmse = test_nmse(got, want, count);
+    cr_assert(nmse <= bound, "%s: normalized MSE %.3g exceeds %.1g", what, nmse, bound);
+}
+
+static size_t shape_count(int ndim, const int64_t *shape)
+{
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++)
+        count *= (size_t)shape[i];
+    return count;
+}
+
+test_guarded test_guarded_output(mg_context *ctx, mg_dtype dtype, int ndim, const int64_t *shape)
+{
+    cr_assert_eq(mg_dtype_size(dtype), 4, "guarded outputs are 32-bit");
+    int64_t parent_shape[1] = {(int64_t)(TEST_GUARD_BEFORE + shape_count(ndim, shape) + TEST_GUARD_AFTER)};
+    test_guarded g;
+    g.parent = test_empty(ctx, MG_DTYPE_I32, 1, parent_shape);
+    cr_assert_eq(mg_tensor_fill_u32(g.parent, TEST_GUARD_PATTERN), MG_OK, "%s", mg_context_last_error(ctx));
+    cr_assert_eq(mg_tensor_view(g.parent, TEST_GUARD_BEFORE * 4, dtype, ndim, shape, &g.view), MG_OK, "%s",
+                 mg_context_last_error(ctx));
+    return g;
+}
+
+/* Reads the parent's words, asserts the guards, frees both tensors and
+ * returns the words (the caller frees them). */
+static uint32_t *read_and_check_guards(test_guarded *g, const char *what)
+{
+    size_t words = g->parent->count, payload = g->view->count;
+    uint32_t *all = malloc(words * 4);
+    cr_assert_not_null(all);
+    cr_assert_eq(mg_tensor_read(g->parent, all, words * 4), MG_OK, "%s", mg_context_last_error(g->parent->ctx));
+    for (size_t i = 0; i < TEST_GUARD_BEFORE; i++)
+        cr_assert_eq(all[i], TEST_GUARD_PATTERN, "%s: guard word %zu before the output was overwritten", what, i);
+    for (size_t i = TEST_GUARD_BEFORE + payload; i < words; i++)
+        cr_assert_eq(all[i], TEST_GUARD_PATTERN, "%s: guard word %zu after the output was overwritten", what,
+                     i - TEST_GUARD_BEFORE - payload);
+    mg_tensor_free(g->view);
+    mg_tensor_free(g->parent);
+    g->view = g->parent = NULL;
+    return all;
+}
+
+void test_guard_check(test_guarded *g, const char *what)
+{
+    free(read_and_check_guards(g, what));
+}
+
+void *test_guarded_take(test_guarded *g, const char *what)
+{
+    size_t payload = g->view->count;
+    uint32_t *all = read_and_check_guards(g, what);
+    void *result = malloc(payload * 4);
+    cr_assert_not_null(result);
+    memcpy(result, all + TEST_GUARD_BEFORE, payload * 4);
+    free(all);
+    return result;
+}
+
+mg_tensor *test_offset_input(mg_context *ctx, mg_dtype dtype, int ndim, const int64_t *shape, const float *values,
+                             size_t lead)
+{
+    size_t count = shape_count(ndim, shape);
+    int64_t parent_shape[1] = {(int64_t)(lead + count + 3)};
+    mg_tensor *parent = test_empty(ctx, dtype, 1, parent_shape);
+    mg_tensor *view = NULL;
+    cr_assert_eq(mg_tensor_view(parent, lead * mg_dtype_size(dtype), dtype, ndim, shape, &view), MG_OK, "%s",
+                 mg_context_last_error(ctx));
+    mg_tensor_free(parent); /* the view keeps the storage alive */
+    cr_assert_eq(mg_tensor_write_f32(view, values, count), MG_OK, "%s", mg_context_last_error(ctx));
+    return view;
+}
+
+mg_tensor *test_offset_ids(mg_context *ctx, int ndim, const int64_t *shape, const int32_t *ids, size_t lead)
+{
+    size_t count = shape_count(ndim, shape);
+    int64_t parent_shape[1] = {(int64_t)(lead + count)};
+    mg_tensor *parent = test_empty(ctx, MG_DTYPE_I32, 1, parent_shape);
+    mg_tensor *view = NULL;
+    cr_assert_eq(mg_tensor_view(parent, lead * 4, MG_DTYPE_I32, ndim, shape, &view), MG_OK, "%s",
+                 mg_context_last_error(ctx));
+    mg_tensor_free(parent);
+    cr_assert_eq(mg_tensor_write(view, ids, count * 4), MG_OK, "%s", mg_context_last_error(ctx));
+    return view;
+}
+
+mg_context *test_vulkan_context_with_slack(void)
+{
+    setenv("MESHGPT_BINDING_SLACK", "256", 1);
+    mg_context *ctx = test_vulkan_context();
+    unsetenv("MESHGPT_BINDING_SLACK");
+    return ctx;
+}
+
+test_pair test_open_pair(void)
+{
+    test_pair pair = {test_vulkan_context_with_slack(), test_cpu_context()};
+    return pair;
+}
+
+void test_close_pair(test_pair pair)
+{
+    test_close(pair.vk);
+    mg_context_destroy(pair.ref);
 }

@@ -35,4 +35,54 @@ void test_assert_finite_like(const float *values, const float *reference, size_t
 /* f16 rounding of an array, in place: what the device sees of f16 weights. */
 void test_round_to_f16(float *values, size_t count);
 
+/* Tolerance check against hand-computed values: |got[i] - want[i]| <= tolerance
+ * for every element (the CPU reference tests' oracle comparison). */
+void test_assert_close(const float *got, const double *want, size_t count, double tolerance);
+/* The Vulkan-vs-reference comparison of the op tests: no NaN or infinity where
+ * the reference has none (test_assert_finite_like), then test_nmse <= bound. */
+void test_compare(const char *what, const float *got, const float *want, size_t count, double bound);
+
+/* An op's output placed between guard words: `view` (dtype, shape) starts
+ * TEST_GUARD_BEFORE 32-bit words into `parent`, which is filled with
+ * TEST_GUARD_PATTERN (a NaN) and has TEST_GUARD_AFTER more words after the
+ * view. A shader that writes outside its output changes a guard word.
+ * The dtype must be 32-bit (f32 or i32). */
+#define TEST_GUARD_BEFORE 7 /* 28 bytes: not a multiple of any binding alignment */
+#define TEST_GUARD_AFTER 33
+#define TEST_GUARD_PATTERN 0x7fbadbadu
+typedef struct test_guarded {
+    mg_tensor *parent;
+    mg_tensor *view;
+} test_guarded;
+test_guarded test_guarded_output(mg_context *ctx, mg_dtype dtype, int ndim, const int64_t *shape);
+/* Asserts that every guard word is untouched, then frees view and parent. */
+void test_guard_check(test_guarded *g, const char *what);
+/* test_guard_check, returning first a new malloc'ed copy of the view's 32-bit
+ * words (float or int32_t values, as the view's dtype). */
+void *test_guarded_take(test_guarded *g, const char *what);
+
+/* Input tensors that are views `lead` elements into a larger tensor, so that
+ * shaders see element offsets that are not multiples of the binding alignment.
+ * test_offset_input converts `values` to dtype (f32 or f16) and leaves 3 spare
+ * elements after the view; test_offset_ids holds int32 values (ids, masks,
+ * offsets) and ends with the view. The caller frees the view only: it keeps
+ * the storage alive. */
+mg_tensor *test_offset_input(mg_context *ctx, mg_dtype dtype, int ndim, const int64_t *shape, const float *values,
+                             size_t lead);
+mg_tensor *test_offset_ids(mg_context *ctx, int ndim, const int64_t *shape, const int32_t *ids, size_t lead);
+
+/* test_vulkan_context with MESHGPT_BINDING_SLACK=256: bindings widened past
+ * the guard words, because lavapipe drops writes outside a binding, which
+ * would hide an overflowing shader from the guards. */
+mg_context *test_vulkan_context_with_slack(void);
+/* A Vulkan context (test_vulkan_context_with_slack) and a CPU reference
+ * context to run the same op on. */
+typedef struct test_pair {
+    mg_context *vk;
+    mg_context *ref;
+} test_pair;
+test_pair test_open_pair(void);
+/* test_close on the Vulkan context (fails on validation messages), destroys the CPU one. */
+void test_close_pair(test_pair pair);
+
 #endif
