@@ -22,6 +22,10 @@ expect() {
         echo "FAIL: stderr of '$*' does not say '$text':" >&2
         cat "$work/stderr" >&2
         failed=1
+    elif grep -qE "Sanitizer|runtime error:" "$work/stderr"; then
+        echo "FAIL: a sanitizer reported on '$*':" >&2
+        cat "$work/stderr" >&2
+        failed=1
     elif [ -s "$work/stdout" ]; then
         echo "FAIL: '$*' printed on stdout:" >&2
         cat "$work/stdout" >&2
