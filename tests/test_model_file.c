@@ -201,9 +201,9 @@ Test(model_file, loads_the_meshgpt_pytorch_fixture)
             cr_assert_eq(w->tensor->dtype, MG_DTYPE_F32);
         }
     }
-    cr_assert_eq(weights.count, ae_tensors);
     cr_assert_eq(ae_tensors, 50);
-    cr_assert_null(mg_weights_find(&weights, "token_embed.weight"), "transformer tensors are not loaded");
+    cr_assert_eq(weights.count, 128, "the autoencoder's 50 tensors and the transformer's 78");
+    cr_assert_not_null(mg_weights_find(&weights, "token_embed.weight"), "transformer tensors are loaded too");
 
     /* value spot check: the bytes at the file offset */
     const char *names[] = {"autoencoder.project_in.weight", "autoencoder.to_coor_logits.0.bias",
@@ -303,7 +303,7 @@ static void round_trip(mg_context *ctx, mg_model_config config, mg_st_dtype dtyp
 
     mg_weight_spec *specs = NULL;
     size_t spec_count = 0;
-    cr_assert_eq(mg_ae_weight_specs(&config.autoencoder, info.autoencoder_prefix, &specs, &spec_count, diag), MG_OK);
+    cr_assert_eq(mg_model_weight_specs(&config, info.autoencoder_prefix, &specs, &spec_count, NULL, diag), MG_OK);
     cr_assert_eq(weights.count, spec_count);
 
     raw_header h = raw_read(path);
@@ -368,7 +368,9 @@ Test(model_file, written_models_read_back_identical, .fini = cleanup_temp)
     attention.autoencoder.attn_encoder_depth = 1;
     attention.autoencoder.attn_decoder_depth = 2;
     attention.has_transformer = true;
-    attention.transformer_json = (char *)"{\"dim\":32}";
+    attention.transformer_json =
+        (char *)"{\"dim\":32,\"max_seq_len\":60,\"attn_depth\":1,\"attn_heads\":2,\"attn_dim_head\":8,"
+                "\"fine_attn_depth\":1,\"coarse_pre_gateloop_depth\":1,\"fine_pre_gateloop_depth\":1}";
     round_trip(ctx, attention, MG_ST_F16, "attention.safetensors");
 
     mg_model_config local_only = attention;

@@ -5,6 +5,8 @@
  */
 #include "model/model_file.h"
 
+#include "model/tf_weights.h"
+
 #include "core/context.h"
 #include "core/half.h"
 
@@ -273,6 +275,49 @@ static mg_status copy_ints(mg_context *ctx, const mg_st_tensor *t, mg_weight *w)
     return MG_OK;
 }
 
+/* A MeshTransformer file: its own tensors are expected and loaded beside the autoencoder's. */
+static mg_status add_transformer_specs(const mg_model_config *config, mg_tf_config *transformer,
+                                       mg_weight_spec **specs, size_t *spec_count, mg_diag *diag)
+{
+    if (!config->has_transformer)
+        return MG_OK;
+    mg_status status = mg_tf_config_parse(config->transformer_json, &config->autoencoder, transformer, diag);
+    mg_weight_spec *more = NULL;
+    size_t more_count = 0;
+    if (status == MG_OK)
+        status = mg_tf_weight_specs(transformer, &more, &more_count, diag);
+    if (status != MG_OK)
+        return status;
+    mg_weight_spec *all = realloc(*specs, (*spec_count + more_count) * sizeof *all);
+    if (!all) {
+        free(more);
+        return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory listing the transformer's tensors");
+    }
+    memcpy(all + *spec_count, more, more_count * sizeof *more);
+    free(more);
+    *specs = all;
+    *spec_count += more_count;
+    return MG_OK;
+}
+
+mg_status mg_model_weight_specs(const mg_model_config *config, const char *prefix, mg_weight_spec **specs,
+                                size_t *count, mg_tf_config *transformer, mg_diag *diag)
+{
+    mg_tf_config local;
+    if (!transformer)
+        transformer = &local;
+    memset(transformer, 0, sizeof *transformer);
+    mg_status status = mg_ae_weight_specs(&config->autoencoder, prefix, specs, count, diag);
+    if (status == MG_OK)
+        status = add_transformer_specs(config, transformer, specs, count, diag);
+    if (status != MG_OK) {
+        free(*specs);
+        *specs = NULL;
+        *count = 0;
+    }
+    return status;
+}
+
 static mg_status upload(mg_context *ctx, const mg_safetensors *file, const mg_weight_spec *specs, size_t spec_count,
                         mg_weights *weights)
 {
@@ -333,12 +378,14 @@ mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_in
     mg_tensor_desc *descs = NULL;
     status = mg_model_file_read_config(&file, path, &config, NULL, diag);
     const char *prefix = mg_model_file_ae_prefix(&file, &config);
+    mg_tf_config transformer;
     if (status == MG_OK)
-        status = mg_ae_weight_specs(&config.autoencoder, prefix, &specs, &spec_count, diag);
+        status = mg_model_weight_specs(&config, prefix, &specs, &spec_count, &transformer, diag);
     if (status == MG_OK && !(descs = describe(&file)))
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory checking %s", path);
     if (status == MG_OK)
-        status = mg_model_check_tensors(descs, file.count, specs, spec_count, prefix, path, diag);
+        status = mg_model_check_tensors(descs, file.count, specs, spec_count, config.has_transformer ? "" : prefix,
+                                        path, diag);
     if (status == MG_OK && prefix[0] && !config.has_transformer) {
         size_t outside = 0;
         for (size_t i = 0; i < file.count; i++)
@@ -359,6 +406,7 @@ mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_in
         info->autoencoder = config.autoencoder;
         info->autoencoder_prefix = prefix;
         info->has_transformer = config.has_transformer;
+        info->transformer = transformer;
     } else {
         mg_weights_free(weights);
         mg_model_file_info_free(info);

@@ -8,6 +8,7 @@
 #define MG_MODEL_MODEL_FILE_H
 
 #include "model/ae_config.h"
+#include "model/tf_config.h"
 #include "model/weights.h"
 
 typedef struct mg_model_file_info {
@@ -15,6 +16,7 @@ typedef struct mg_model_file_info {
     mg_ae_config autoencoder;
     const char *autoencoder_prefix; /* "autoencoder." when the file holds a MeshTransformer, else "" */
     bool has_transformer;
+    mg_tf_config transformer;       /* when has_transformer */
     char *config_json;              /* the whole configuration, as this project writes it (malloc'ed) */
 } mg_model_file_info;
 
@@ -33,6 +35,11 @@ mg_status mg_model_file_read_config(const mg_safetensors *file, const char *path
                                     bool *from_metadata, mg_diag *diag);
 /* "autoencoder." when the file holds a MeshTransformer (a transformer config, or tensor names say so), else "". */
 const char *mg_model_file_ae_prefix(const mg_safetensors *file, const mg_model_config *config);
+
+/* Every tensor `config` implies: the autoencoder's under `prefix`, then the transformer's (when the config has
+ * one, whose parsed config goes to *transformer if not NULL). *specs is malloc'ed. */
+mg_status mg_model_weight_specs(const mg_model_config *config, const char *prefix, mg_weight_spec **specs,
+                                size_t *count, mg_tf_config *transformer, mg_diag *diag);
 
 /* A tensor as a header describes it (reader or writer side). */
 typedef struct mg_tensor_desc {

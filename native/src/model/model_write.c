@@ -24,7 +24,7 @@ mg_status mg_model_write(const char *path, const mg_model_config *config, const 
     const char *prefix = config->has_transformer ? "autoencoder." : "";
     mg_weight_spec *specs = NULL;
     size_t spec_count = 0;
-    status = mg_ae_weight_specs(&config->autoencoder, prefix, &specs, &spec_count, diag);
+    status = mg_model_weight_specs(config, prefix, &specs, &spec_count, NULL, diag);
     if (status != MG_OK)
         return status;
     mg_tensor_desc *descs = malloc((count ? count : 1) * sizeof *descs);
@@ -36,7 +36,8 @@ mg_status mg_model_write(const char *path, const mg_model_config *config, const 
     for (size_t i = 0; i < count; i++)
         descs[i] = (mg_tensor_desc){tensors[i].name ? tensors[i].name : "", tensors[i].dtype, tensors[i].ndim,
                                     tensors[i].shape};
-    status = mg_model_check_tensors(descs, count, specs, spec_count, prefix, path, diag);
+    status = mg_model_check_tensors(descs, count, specs, spec_count, config->has_transformer ? "" : prefix, path,
+                                    diag);
     if (status != MG_OK)
         goto done;
     json = mg_model_config_to_json(config, false);
@@ -119,7 +120,7 @@ mg_status mg_model_write_random(const char *path, const mg_model_config *config,
         return status;
     mg_weight_spec *specs = NULL;
     size_t count = 0;
-    status = mg_ae_weight_specs(&config->autoencoder, config->has_transformer ? "autoencoder." : "", &specs, &count,
+    status = mg_model_weight_specs(config, config->has_transformer ? "autoencoder." : "", &specs, &count, NULL,
                                 diag);
     if (status != MG_OK)
         return status;

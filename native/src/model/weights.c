@@ -5,148 +5,93 @@
  */
 #include "model/weights.h"
 
+#include "model/spec_list.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct spec_list {
-    mg_weight_spec *items;
-    size_t count, capacity;
-    const char *prefix;
-    bool failed;            /* out of memory or a name too long */
-} spec_list;
-
-static void add_spec(spec_list *list, mg_weight_kind kind, bool buffer, int ndim, const int64_t *shape,
-                     const char *fmt, ...) MG_PRINTF(6, 7);
-
-static void add_spec(spec_list *list, mg_weight_kind kind, bool buffer, int ndim, const int64_t *shape,
-                     const char *fmt, ...)
-{
-    if (list->failed)
-        return;
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 64;
-        mg_weight_spec *grown = realloc(list->items, capacity * sizeof *grown);
-        if (!grown) {
-            list->failed = true;
-            return;
-        }
-        list->items = grown;
-        list->capacity = capacity;
-    }
-    mg_weight_spec *spec = &list->items[list->count];
-    memset(spec, 0, sizeof *spec);
-    int used = snprintf(spec->name, sizeof spec->name, "%s", list->prefix);
-    va_list args;
-    va_start(args, fmt);
-    int more = used >= 0 ? vsnprintf(spec->name + used, sizeof spec->name - (size_t)used, fmt, args) : -1;
-    va_end(args);
-    if (used < 0 || more < 0 || (size_t)(used + more) >= sizeof spec->name) {
-        list->failed = true;
-        return;
-    }
-    spec->ndim = ndim;
-    memcpy(spec->shape, shape, (size_t)ndim * sizeof *shape);
-    spec->kind = kind;
-    spec->buffer = buffer;
-    list->count++;
-}
-
-#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
-
-static void vector(spec_list *l, const char *name, const char *leaf, int64_t n)
-{
-    add_spec(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(n), "%s.%s", name, leaf);
-}
-
-/* nn.Linear(in, out): weight [out, in], bias [out]. */
-static void linear(spec_list *l, const char *name, int64_t out, int64_t in, bool bias)
-{
-    add_spec(l, MG_WEIGHT_FLOAT, false, 2, SHAPE(out, in), "%s.weight", name);
-    if (bias)
-        vector(l, name, "bias", out);
-}
 
 /* nn.Conv1d(in, out, k): weight [out, in, k], bias [out]. */
-static void conv1d(spec_list *l, const char *name, int64_t out, int64_t in, int64_t kernel)
+static void conv1d(mg_spec_list *l, const char *name, int64_t out, int64_t in, int64_t kernel)
 {
-    add_spec(l, MG_WEIGHT_FLOAT, false, 3, SHAPE(out, in, kernel), "%s.weight", name);
-    vector(l, name, "bias", out);
+    mg_spec_add(l, MG_WEIGHT_FLOAT, false, 3, SHAPE(out, in, kernel), "%s.weight", name);
+    mg_spec_vector(l, name, "bias", out);
 }
 
-static void layer_norm(spec_list *l, const char *name, int64_t dim)
+static void layer_norm(mg_spec_list *l, const char *name, int64_t dim)
 {
-    vector(l, name, "weight", dim);
-    vector(l, name, "bias", dim);
+    mg_spec_vector(l, name, "weight", dim);
+    mg_spec_vector(l, name, "bias", dim);
 }
 
 /* torch_geometric SAGEConv(in, out, normalize=True, project=True). */
-static void sage_conv(spec_list *l, const char *name, int64_t in, int64_t out)
+static void sage_conv(mg_spec_list *l, const char *name, int64_t in, int64_t out)
 {
     char sub[MG_WEIGHT_NAME_MAX];
     snprintf(sub, sizeof sub, "%s.lin", name);
-    linear(l, sub, in, in, true);
+    mg_spec_linear(l, sub, in, in, true);
     snprintf(sub, sizeof sub, "%s.lin_l", name);
-    linear(l, sub, out, in, true);
+    mg_spec_linear(l, sub, out, in, true);
     snprintf(sub, sizeof sub, "%s.lin_r", name);
-    linear(l, sub, out, in, false);
+    mg_spec_linear(l, sub, out, in, false);
 }
 
 /* One of encoder_attn_blocks / decoder_attn_blocks: [TaylorSeriesLinearAttn or None, LocalMHA, (RMSNorm, GLU FF)]. */
-static void attn_block(spec_list *l, const mg_ae_config *c, const char *name, int64_t dim)
+static void attn_block(mg_spec_list *l, const mg_ae_config *c, const char *name, int64_t dim)
 {
     char sub[MG_WEIGHT_NAME_MAX];
     if (c->use_linear_attn) {
         int64_t inner = (int64_t)c->linear_attn_dim_head * c->linear_attn_heads;
         snprintf(sub, sizeof sub, "%s.0.norm", name);
-        vector(l, sub, "gamma", dim);
+        mg_spec_vector(l, sub, "gamma", dim);
         snprintf(sub, sizeof sub, "%s.0.to_q.0", name);
-        linear(l, sub, inner, dim, false);
+        mg_spec_linear(l, sub, inner, dim, false);
         snprintf(sub, sizeof sub, "%s.0.to_kv.0", name);
-        linear(l, sub, 2 * inner, dim, false);
+        mg_spec_linear(l, sub, 2 * inner, dim, false);
         snprintf(sub, sizeof sub, "%s.0.to_out.0", name);
-        linear(l, sub, dim, inner, false);
+        mg_spec_linear(l, sub, dim, inner, false);
     }
     int64_t inner = (int64_t)c->local_attn_dim_head * c->local_attn_heads;
     snprintf(sub, sizeof sub, "%s.1.norm", name);
     layer_norm(l, sub, dim);
     snprintf(sub, sizeof sub, "%s.1.to_qkv", name);
-    linear(l, sub, 3 * inner, dim, false);
-    add_spec(l, MG_WEIGHT_FLOAT, true, 1, SHAPE((c->local_attn_dim_head + 1) / 2), "%s.1.attn_fn.rel_pos.inv_freq",
+    mg_spec_linear(l, sub, 3 * inner, dim, false);
+    mg_spec_add(l, MG_WEIGHT_FLOAT, true, 1, SHAPE((c->local_attn_dim_head + 1) / 2), "%s.1.attn_fn.rel_pos.inv_freq",
              name);
     snprintf(sub, sizeof sub, "%s.1.to_out", name);
-    linear(l, sub, dim, inner, false);
+    mg_spec_linear(l, sub, dim, inner, false);
     snprintf(sub, sizeof sub, "%s.2.0", name);
-    vector(l, sub, "g", dim);
+    mg_spec_vector(l, sub, "g", dim);
     int64_t ff_inner = 4 * dim; /* x-transformers FeedForward(dim, glu=True), mult 4 */
     snprintf(sub, sizeof sub, "%s.2.1.ff.0.proj", name);
-    linear(l, sub, 2 * ff_inner, dim, true);
+    mg_spec_linear(l, sub, 2 * ff_inner, dim, true);
     snprintf(sub, sizeof sub, "%s.2.1.ff.2", name);
-    linear(l, sub, dim, ff_inner, true);
+    mg_spec_linear(l, sub, dim, ff_inner, true);
 }
 
-static void quantizer(spec_list *l, const mg_ae_config *c)
+static void quantizer(mg_spec_list *l, const mg_ae_config *c)
 {
     int64_t dim = c->dim_codebook;
     if (c->use_residual_lfq) {
         int64_t bits = mg_ae_config_code_dim(c);
         if (bits != dim) { /* ResidualLFQ projects only when the widths differ */
-            linear(l, "quantizer.project_in", bits, dim, true);
-            linear(l, "quantizer.project_out", dim, bits, true);
+            mg_spec_linear(l, "quantizer.project_in", bits, dim, true);
+            mg_spec_linear(l, "quantizer.project_out", dim, bits, true);
         }
         for (int q = 0; q < c->num_quantizers; q++)
-            add_spec(l, MG_WEIGHT_INT, true, 1, SHAPE(bits), "quantizer.layers.%d.mask", q);
+            mg_spec_add(l, MG_WEIGHT_INT, true, 1, SHAPE(bits), "quantizer.layers.%d.mask", q);
         return;
     }
     /* ResidualVQ(shared_codebook=True): one EuclideanCodebook module shared by every level, so the state dict
      * repeats its buffers under each level's name. No projections: codebook_dim = dim. */
     int64_t size = c->codebook_size;
     for (int q = 0; q < c->num_quantizers; q++) {
-        add_spec(l, MG_WEIGHT_FLOAT, true, 1, SHAPE(1), "quantizer.layers.%d._codebook.initted", q);
-        add_spec(l, MG_WEIGHT_FLOAT, true, 2, SHAPE(1, size), "quantizer.layers.%d._codebook.cluster_size", q);
-        add_spec(l, MG_WEIGHT_FLOAT, true, 3, SHAPE(1, size, dim), "quantizer.layers.%d._codebook.embed_avg", q);
-        add_spec(l, MG_WEIGHT_FLOAT, true, 3, SHAPE(1, size, dim), "quantizer.layers.%d._codebook.embed", q);
+        mg_spec_add(l, MG_WEIGHT_FLOAT, true, 1, SHAPE(1), "quantizer.layers.%d._codebook.initted", q);
+        mg_spec_add(l, MG_WEIGHT_FLOAT, true, 2, SHAPE(1, size), "quantizer.layers.%d._codebook.cluster_size", q);
+        mg_spec_add(l, MG_WEIGHT_FLOAT, true, 3, SHAPE(1, size, dim), "quantizer.layers.%d._codebook.embed_avg", q);
+        mg_spec_add(l, MG_WEIGHT_FLOAT, true, 3, SHAPE(1, size, dim), "quantizer.layers.%d._codebook.embed", q);
     }
 }
 
@@ -157,7 +102,7 @@ mg_status mg_ae_weight_specs(const mg_ae_config *c, const char *prefix, mg_weigh
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "mg_ae_weight_specs: NULL argument");
     *out = NULL;
     *count = 0;
-    spec_list l = {.prefix = prefix ? prefix : ""};
+    mg_spec_list l = {.prefix = prefix ? prefix : ""};
     char name[MG_WEIGHT_NAME_MAX];
     int64_t nvf = mg_ae_config_face_size(c);
     int64_t init_dim = (int64_t)c->dim_coor_embed * 3 * nvf + (int64_t)c->dim_angle_embed * nvf +
@@ -165,11 +110,11 @@ mg_status mg_ae_weight_specs(const mg_ae_config *c, const char *prefix, mg_weigh
     int64_t dcb = c->dim_codebook;
 
     /* encoder */
-    linear(&l, "coor_embed", c->num_discrete_coors, c->dim_coor_embed, false);
-    linear(&l, "angle_embed", c->num_discrete_angle, c->dim_angle_embed, false);
-    linear(&l, "area_embed", c->num_discrete_area, c->dim_area_embed, false);
-    linear(&l, "normal_embed", c->num_discrete_normals, c->dim_normal_embed, false);
-    linear(&l, "project_in", dcb, init_dim, true);
+    mg_spec_linear(&l, "coor_embed", c->num_discrete_coors, c->dim_coor_embed, false);
+    mg_spec_linear(&l, "angle_embed", c->num_discrete_angle, c->dim_angle_embed, false);
+    mg_spec_linear(&l, "area_embed", c->num_discrete_area, c->dim_area_embed, false);
+    mg_spec_linear(&l, "normal_embed", c->num_discrete_normals, c->dim_normal_embed, false);
+    mg_spec_linear(&l, "project_in", dcb, init_dim, true);
     sage_conv(&l, "init_sage_conv", dcb, c->encoder_dims[0]);
     layer_norm(&l, "init_encoder_act_and_norm.1", c->encoder_dims[0]);
     for (int i = 1; i < c->encoder_depth; i++) {
@@ -181,7 +126,7 @@ mg_status mg_ae_weight_specs(const mg_ae_config *c, const char *prefix, mg_weigh
         snprintf(name, sizeof name, "encoder_attn_blocks.%d", i);
         attn_block(&l, c, name, encoder_out);
     }
-    linear(&l, "project_dim_codebook", dcb * nvf, encoder_out, true);
+    mg_spec_linear(&l, "project_dim_codebook", dcb * nvf, encoder_out, true);
     quantizer(&l, c);
 
     /* decoder: upstream sizes the attention blocks at 3 * dim_codebook even for quads */
@@ -200,15 +145,15 @@ mg_status mg_ae_weight_specs(const mg_ae_config *c, const char *prefix, mg_weigh
         snprintf(sub, sizeof sub, "decoders.%d.block2.proj", i - 1);
         conv1d(&l, sub, out_dim, out_dim, 3);
         snprintf(sub, sizeof sub, "decoders.%d.excite.net.0", i - 1);
-        linear(&l, sub, squeeze, out_dim, true);
+        mg_spec_linear(&l, sub, squeeze, out_dim, true);
         snprintf(sub, sizeof sub, "decoders.%d.excite.net.2", i - 1);
-        linear(&l, sub, out_dim, squeeze, true);
+        mg_spec_linear(&l, sub, out_dim, squeeze, true);
         if (in != out_dim) {
             snprintf(sub, sizeof sub, "decoders.%d.residual_conv", i - 1);
             conv1d(&l, sub, out_dim, in, 1);
         }
     }
-    linear(&l, "to_coor_logits.0", (int64_t)c->num_discrete_coors * 3 * nvf, c->decoder_dims[c->decoder_depth - 1],
+    mg_spec_linear(&l, "to_coor_logits.0", (int64_t)c->num_discrete_coors * 3 * nvf, c->decoder_dims[c->decoder_depth - 1],
            true);
 
     if (l.failed) {
