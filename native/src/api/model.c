@@ -22,6 +22,10 @@ mg_status mg_model_load(mg_context *ctx, const char *path, mg_model **out_model)
     if (status == MG_OK)
         status = mg_autoencoder_init(&model->autoencoder, ctx, &model->info.autoencoder, &model->weights,
                                      model->info.autoencoder_prefix);
+    if (status == MG_OK && model->info.has_transformer) {
+        model->has_transformer = true;
+        status = mg_transformer_init(&model->transformer, ctx, &model->info.transformer, &model->weights);
+    }
     if (status != MG_OK) {
         mg_weights_free(&model->weights);
         mg_model_file_info_free(&model->info);

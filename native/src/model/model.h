@@ -4,12 +4,15 @@
 
 #include "model/autoencoder.h"
 #include "model/model_file.h"
+#include "model/transformer.h"
 
 struct mg_model {
     mg_context *ctx;
     mg_model_file_info info;
     mg_weights weights;
     mg_autoencoder autoencoder;
+    bool has_transformer;
+    mg_transformer transformer;
 };
 
 #endif

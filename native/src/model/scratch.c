@@ -48,10 +48,16 @@ mg_tensor *mg_scratch_3d(mg_scratch *scratch, mg_dtype dtype, int64_t d0, int64_
 
 mg_tensor *mg_scratch_view(mg_scratch *scratch, mg_tensor *parent, int ndim, const int64_t *shape)
 {
+    return mg_scratch_view_at(scratch, parent, 0, ndim, shape);
+}
+
+mg_tensor *mg_scratch_view_at(mg_scratch *scratch, mg_tensor *parent, size_t byte_offset, int ndim,
+                              const int64_t *shape)
+{
     if (!parent)
         return NULL;
     mg_tensor *tensor = NULL;
-    mg_status status = mg_tensor_view(parent, 0, parent->dtype, ndim, shape, &tensor);
+    mg_status status = mg_tensor_view(parent, byte_offset, parent->dtype, ndim, shape, &tensor);
     return keep(scratch, status, tensor);
 }
 

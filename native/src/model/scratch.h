@@ -24,6 +24,9 @@ mg_tensor *mg_scratch_2d(mg_scratch *scratch, mg_dtype dtype, int64_t rows, int6
 mg_tensor *mg_scratch_3d(mg_scratch *scratch, mg_dtype dtype, int64_t d0, int64_t d1, int64_t d2);
 /* A view owned by the scratch. */
 mg_tensor *mg_scratch_view(mg_scratch *scratch, mg_tensor *parent, int ndim, const int64_t *shape);
+/* A view `byte_offset` bytes into `parent`, owned by the scratch. */
+mg_tensor *mg_scratch_view_at(mg_scratch *scratch, mg_tensor *parent, size_t byte_offset, int ndim,
+                              const int64_t *shape);
 /* An i32 tensor holding `values`. */
 mg_tensor *mg_scratch_i32(mg_scratch *scratch, const int32_t *values, int ndim, const int64_t *shape);
 /* Frees one tensor of the scratch early (a pass over many layers keeps only what it still needs). */

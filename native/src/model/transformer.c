@@ -1,0 +1,448 @@
+/* MeshTransformer forward over whole sequences (teacher forcing). */
+#include "model/transformer.h"
+
+#include "ops/ops.h"
+#include "ops/ops_transformer.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static mg_tensor *weight(const mg_transformer *tf, const char *fmt, ...) MG_PRINTF(2, 3);
+
+static mg_tensor *weight(const mg_transformer *tf, const char *fmt, ...)
+{
+    char name[MG_WEIGHT_NAME_MAX];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(name, sizeof name, fmt, args);
+    va_end(args);
+    mg_tensor *tensor = mg_weights_tensor(tf->weights, name);
+    if (!tensor)
+        mg_fail(&tf->ctx->diag, MG_ERR_INTERNAL, "the transformer has no weight '%s'", name);
+    return tensor;
+}
+
+/* The same name, NULL without an error when the checkpoint has none (optional tensors). */
+static mg_tensor *optional_weight(const mg_transformer *tf, const char *name)
+{
+    return mg_weights_tensor(tf->weights, name);
+}
+
+mg_status mg_transformer_init(mg_transformer *tf, mg_context *ctx, const mg_tf_config *config,
+                              const mg_weights *weights)
+{
+    memset(tf, 0, sizeof *tf);
+    tf->ctx = ctx;
+    tf->config = *config;
+    tf->weights = weights;
+    return MG_OK;
+}
+
+/* ---- building blocks ---- */
+
+#define TRY(expr)                                                                                                  \
+    do {                                                                                                           \
+        status = (expr);                                                                                           \
+        if (status != MG_OK)                                                                                       \
+            goto done;                                                                                             \
+    } while (0)
+
+#define NEED(tensor)                                                                                               \
+    do {                                                                                                           \
+        if (!(tensor)) {                                                                                           \
+            status = scratch.status != MG_OK ? scratch.status : MG_ERR_INTERNAL;                                   \
+            goto done;                                                                                             \
+        }                                                                                                          \
+    } while (0)
+
+/* gateloop-transformer's SimpleGateLoopLayer blocks: x += gateloop(rmsnorm(x)) per layer. */
+static mg_status gateloop_block(const mg_transformer *tf, const char *block, int depth, mg_tensor *x)
+{
+    mg_context *ctx = tf->ctx;
+    const int64_t b = x->shape[0], n = x->shape[1], d = x->shape[2];
+    mg_scratch scratch;
+    mg_scratch_init(&scratch, ctx);
+    mg_status status = MG_OK;
+    mg_tensor *normed = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, d);
+    mg_tensor *qkva = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, 3 * d);
+    mg_tensor *out = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, d);
+    NEED(normed);
+    NEED(qkva);
+    NEED(out);
+    for (int i = 0; i < depth; i++) {
+        TRY(mg_op_l2_normalize(ctx, x, weight(tf, "%s.gateloops.%d.norm.gamma", block, i), 1e-12f, sqrtf((float)d),
+                               0.0f, normed));
+        TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.gateloops.%d.to_qkva.0.weight", block, i), NULL, true, qkva));
+        TRY(mg_op_gateloop(ctx, qkva, NULL, out));
+        TRY(mg_op_add(ctx, x, out, x));
+    }
+done:
+    mg_scratch_release(&scratch);
+    return status;
+}
+
+/* What one decoder pass attends to besides itself. */
+typedef struct decoder_context {
+    mg_tensor *text;       /* [B', T, dim_text] or NULL */
+    mg_tensor *text_mask;  /* i32 [B', T] */
+} decoder_context;
+
+/* x-transformers Decoder (pre-norm, causal, 'a' [+ 'c'] + 'f' per depth unit, final norm), in place on x. */
+static mg_status decoder(const mg_transformer *tf, const char *name, int depth, bool cross, mg_tensor *x,
+                         const decoder_context *context)
+{
+    mg_context *ctx = tf->ctx;
+    const mg_tf_config *c = &tf->config;
+    const int64_t b = x->shape[0], n = x->shape[1], d = x->shape[2];
+    const int64_t heads = c->attn_heads, inner = heads * c->attn_dim_head;
+    const float scale = 1.0f / sqrtf((float)c->attn_dim_head);
+    const float offset = c->norm_gain_offset;
+    mg_scratch scratch;
+    mg_scratch_init(&scratch, ctx);
+    mg_status status = MG_OK;
+    mg_tensor *normed = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, d);
+    mg_tensor *q = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, inner);
+    mg_tensor *k = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, inner);
+    mg_tensor *v = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, inner);
+    mg_tensor *v_first = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, inner);
+    mg_tensor *mix = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, heads);
+    mg_tensor *attended = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, inner);
+    mg_tensor *projected = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, d);
+    mg_tensor *hidden = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, 8 * d);
+    mg_tensor *gated = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, n, 4 * d);
+    mg_tensor *text_k = NULL, *text_v = NULL, *text_v_first = NULL;
+    NEED(normed);
+    NEED(q);
+    NEED(k);
+    NEED(v);
+    NEED(v_first);
+    NEED(mix);
+    NEED(attended);
+    NEED(projected);
+    NEED(hidden);
+    NEED(gated);
+    if (cross) {
+        const int64_t t = context->text->shape[1];
+        text_k = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, t, inner);
+        text_v = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, t, inner);
+        text_v_first = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, t, inner);
+        NEED(text_k);
+        NEED(text_v);
+        NEED(text_v_first);
+    }
+    int layer = 0, self_layers = 0, cross_layers = 0;
+    for (int unit = 0; unit < depth; unit++) {
+        const int kinds = cross ? 3 : 2;
+        for (int kind = 0; kind < kinds; kind++, layer++) {
+            char p[MG_WEIGHT_NAME_MAX];
+            snprintf(p, sizeof p, "%s.layers.%d", name, layer);
+            TRY(mg_op_layer_norm(ctx, x, weight(tf, "%s.0.0.gamma", p), NULL, 1e-5f, offset, normed));
+            if (kind == kinds - 1) { /* GLU feed-forward */
+                TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.ff.0.proj.weight", p),
+                                 weight(tf, "%s.1.ff.0.proj.bias", p), true, hidden));
+                TRY(mg_op_geglu(ctx, hidden, gated));
+                TRY(mg_op_matmul(ctx, gated, weight(tf, "%s.1.ff.2.weight", p), weight(tf, "%s.1.ff.2.bias", p), true,
+                                 projected));
+                TRY(mg_op_add(ctx, x, projected, x));
+                continue;
+            }
+            char mem_k[MG_WEIGHT_NAME_MAX + 8], mem_v[MG_WEIGHT_NAME_MAX + 8];
+            snprintf(mem_k, sizeof mem_k, "%s.1.mem_k", p);
+            snprintf(mem_v, sizeof mem_v, "%s.1.mem_v", p);
+            mg_attention_params ap = {.heads = (size_t)heads, .scale = scale};
+            TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.to_q.weight", p), NULL, true, q));
+            if (cross && kind == 1) {
+                TRY(mg_op_matmul(ctx, context->text, weight(tf, "%s.1.to_k.weight", p), NULL, true, text_k));
+                TRY(mg_op_matmul(ctx, context->text, weight(tf, "%s.1.to_v.weight", p), NULL, true, text_v));
+                if (c->add_value_residual) {
+                    if (cross_layers == 0)
+                        TRY(mg_op_scale(ctx, text_v, 1.0f, 0.0f, text_v_first));
+                    else
+                        TRY(mg_op_value_residual_mix(ctx, text_v, text_v_first, NULL, (size_t)heads, text_v));
+                }
+                ap.keys = (size_t)context->text->shape[1];
+                ap.causal = false;
+                TRY(mg_op_attention(ctx, q, text_k, text_v, optional_weight(tf, mem_k), optional_weight(tf, mem_v),
+                                    context->text_mask, &ap, attended));
+                cross_layers++;
+            } else {
+                TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.to_k.weight", p), NULL, true, k));
+                TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.to_v.weight", p), NULL, true, v));
+                if (c->add_value_residual) {
+                    if (self_layers == 0) {
+                        TRY(mg_op_scale(ctx, v, 1.0f, 0.0f, v_first));
+                    } else if (c->learned_value_residual_mix) {
+                        TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.to_value_residual_mix.0.weight", p),
+                                         weight(tf, "%s.1.to_value_residual_mix.0.bias", p), true, mix));
+                        TRY(mg_op_value_residual_mix(ctx, v, v_first, mix, (size_t)heads, v));
+                    } else {
+                        TRY(mg_op_value_residual_mix(ctx, v, v_first, NULL, (size_t)heads, v));
+                    }
+                }
+                ap.keys = (size_t)n;
+                ap.causal = true;
+                ap.query_offset = 0;
+                TRY(mg_op_attention(ctx, q, k, v, optional_weight(tf, mem_k), optional_weight(tf, mem_v), NULL, &ap,
+                                    attended));
+                self_layers++;
+            }
+            TRY(mg_op_matmul(ctx, attended, weight(tf, "%s.1.to_out.weight", p), NULL, true, projected));
+            TRY(mg_op_add(ctx, x, projected, x));
+        }
+    }
+    TRY(mg_op_layer_norm(ctx, x, weight(tf, "%s.final_norm.gamma", name), NULL, 1e-5f, offset, x));
+done:
+    mg_scratch_release(&scratch);
+    return status;
+}
+
+/* ---- the whole forward ---- */
+
+/* Text tokens projected by the conditioner, and their key mask (rows all equal to the pad value are hidden). */
+static mg_status text_context(const mg_transformer *tf, mg_scratch *scratch, const mg_tf_text *text, size_t batch,
+                              decoder_context *out)
+{
+    const mg_tf_config *c = &tf->config;
+    const size_t tokens = text->tokens, width = (size_t)c->dim_text;
+    int32_t *mask = malloc(batch * tokens * sizeof *mask);
+    if (!mask)
+        return mg_fail(&tf->ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the text mask");
+    for (size_t r = 0; r < batch * tokens; r++) {
+        bool visible = false;
+        for (size_t i = 0; i < width && !visible; i++)
+            visible = text->embeds[r * width + i] != c->text_embed_pad_value;
+        mask[r] = visible && !text->drop;
+    }
+    int64_t mask_shape[2] = {(int64_t)batch, (int64_t)tokens};
+    out->text_mask = mg_scratch_i32(scratch, mask, 2, mask_shape);
+    free(mask);
+    mg_tensor *raw = mg_scratch_3d(scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)tokens, (int64_t)width);
+    out->text = mg_scratch_3d(scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)tokens, (int64_t)width);
+    if (!out->text_mask || !raw || !out->text)
+        return scratch->status;
+    mg_status status = mg_tensor_write(raw, text->embeds, raw->nbytes);
+    if (status == MG_OK)
+        status = mg_op_matmul(tf->ctx, raw, weight(tf, "conditioner.to_latent_dims.0.weight"),
+                              weight(tf, "conditioner.to_latent_dims.0.bias"), true, out->text);
+    return status;
+}
+
+/* Repeats each batch row's text `groups` times (the fine decoder attends per face). */
+static mg_status repeat_context(const mg_transformer *tf, mg_scratch *scratch, const decoder_context *in, size_t batch,
+                                size_t groups, decoder_context *out)
+{
+    const int64_t tokens = in->text->shape[1], width = in->text->shape[2];
+    const size_t rows = batch * groups * (size_t)tokens;
+    int32_t *ids = malloc(rows * sizeof *ids);
+    int32_t *mask = malloc(batch * (size_t)tokens * sizeof *mask);
+    int32_t *mask_out = malloc(rows * sizeof *mask_out);
+    mg_status status = MG_OK;
+    if (!ids || !mask || !mask_out) {
+        status = mg_fail(&tf->ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the text context");
+        goto done;
+    }
+    if ((status = mg_tensor_read(in->text_mask, mask, in->text_mask->nbytes)) != MG_OK)
+        goto done;
+    for (size_t b = 0; b < batch; b++)
+        for (size_t g = 0; g < groups; g++)
+            for (int64_t t = 0; t < tokens; t++) {
+                size_t r = (b * groups + g) * (size_t)tokens + (size_t)t;
+                ids[r] = (int32_t)(b * (size_t)tokens + (size_t)t);
+                mask_out[r] = mask[b * (size_t)tokens + (size_t)t];
+            }
+    int64_t id_shape[1] = {(int64_t)rows};
+    int64_t flat_shape[2] = {(int64_t)batch * tokens, width};
+    int64_t mask_shape[2] = {(int64_t)(batch * groups), tokens};
+    mg_tensor *id_tensor = mg_scratch_i32(scratch, ids, 1, id_shape);
+    mg_tensor *flat = mg_scratch_view(scratch, in->text, 2, flat_shape);
+    out->text = mg_scratch_3d(scratch, MG_DTYPE_F32, (int64_t)(batch * groups), tokens, width);
+    out->text_mask = mg_scratch_i32(scratch, mask_out, 2, mask_shape);
+    int64_t rows_shape[2] = {(int64_t)rows, width};
+    mg_tensor *out_flat = mg_scratch_view(scratch, out->text, 2, rows_shape);
+    if (!id_tensor || !flat || !out->text || !out->text_mask || !out_flat) {
+        status = scratch->status;
+        goto done;
+    }
+    status = mg_op_embedding(tf->ctx, flat, id_tensor, out_flat);
+done:
+    free(ids);
+    free(mask);
+    free(mask_out);
+    return status;
+}
+
+mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t batch, size_t length,
+                       const mg_tf_text *text, float *logits_out)
+{
+    mg_context *ctx = tf->ctx;
+    const mg_tf_config *c = &tf->config;
+    const size_t per_face = (size_t)mg_tf_config_tokens_per_face(c);
+    const size_t faces = length / per_face;             /* complete faces */
+    const size_t groups = faces + 1;                    /* fine groups: one per face plus the next */
+    const size_t padded = groups * per_face;            /* token slots, zero beyond `length` */
+    const size_t sos = (size_t)c->num_sos_tokens;
+    const size_t coarse = sos + groups;                 /* sos, faces, and one unused slot (causal: harmless) */
+    const int64_t d = c->dim, vocab = c->codebook_size + 1;
+    mg_scratch scratch;
+    mg_scratch_init(&scratch, ctx);
+    mg_status status = MG_OK;
+    int32_t *ids = NULL, *gather = NULL;
+    float *all_logits = NULL;
+    decoder_context context = {0}, fine_context = {0};
+    if (length + 1 > (size_t)c->max_seq_len) {
+        status = mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
+                         "%zu tokens do not fit the transformer's %d positions", length, c->max_seq_len);
+        goto done;
+    }
+    if (c->condition_on_text && !text) {
+        status = mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "this model is text-conditioned: give a text");
+        goto done;
+    }
+    ids = malloc(batch * length * sizeof *ids);
+    gather = malloc(batch * (coarse + padded + 1) * sizeof *gather);
+    if (!ids || !gather) {
+        status = mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");
+        goto done;
+    }
+    /* One buffer holds the coarse sequence, then the token embeddings: the fine
+     * sequence gathers rows from both in one lookup. */
+    const size_t coarse_rows = batch * coarse, token_rows = batch * padded;
+    mg_tensor *all = mg_scratch_2d(&scratch, MG_DTYPE_F32, (int64_t)(coarse_rows + token_rows), d);
+    NEED(all);
+    TRY(mg_tensor_fill_u32(all, 0));
+    int64_t coarse_shape[3] = {(int64_t)batch, (int64_t)coarse, d};
+    int64_t token_shape[3] = {(int64_t)batch, (int64_t)padded, d};
+    mg_tensor *x = mg_scratch_view_at(&scratch, all, 0, 3, coarse_shape);
+    mg_tensor *tokens = mg_scratch_view_at(&scratch, all, coarse_rows * (size_t)d * sizeof(float), 3, token_shape);
+    NEED(x);
+    NEED(tokens);
+
+    /* Token embeddings: token + absolute position + quantizer level + vertex within the face (pads embed as 0). */
+    for (size_t i = 0; i < batch * length; i++)
+        ids[i] = codes[i] < 0 ? 0 : codes[i];
+    {
+        int64_t id_shape[2] = {(int64_t)batch, (int64_t)length};
+        mg_tensor *id_tensor = mg_scratch_i32(&scratch, ids, 2, id_shape);
+        mg_tensor *embedded = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)length, d);
+        NEED(id_tensor);
+        NEED(embedded);
+        TRY(mg_op_embedding(ctx, weight(tf, "token_embed.weight"), id_tensor, embedded));
+        TRY(mg_op_add_table_rows(ctx, embedded, weight(tf, "abs_pos_emb.weight"), 0, 1, (size_t)c->max_seq_len,
+                                 embedded));
+        TRY(mg_op_add_table_rows(ctx, embedded, weight(tf, "quantize_level_embed"), 0, 1, (size_t)c->num_quantizers,
+                                 embedded));
+        TRY(mg_op_add_table_rows(ctx, embedded, weight(tf, "vertex_embed"), 0, (size_t)c->num_quantizers,
+                                 (size_t)c->face_size, embedded));
+        TRY(mg_op_copy_rows(ctx, embedded, tokens, 0));
+    }
+
+    /* Face tokens: LayerNorm(Linear(the face's token embeddings side by side)); sos tokens first. */
+    {
+        int64_t face_shape[3] = {(int64_t)batch, (int64_t)groups, (int64_t)per_face * d};
+        mg_tensor *face_inputs = mg_scratch_view(&scratch, tokens, 3, face_shape);
+        mg_tensor *face_tokens = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)groups, d);
+        int64_t sos_id_shape[2] = {(int64_t)batch, (int64_t)sos};
+        int32_t *sos_ids = malloc(batch * sos * sizeof *sos_ids);
+        if (!sos_ids) {
+            status = mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");
+            goto done;
+        }
+        for (size_t i = 0; i < batch * sos; i++)
+            sos_ids[i] = (int32_t)(i % sos);
+        mg_tensor *sos_tensor = mg_scratch_i32(&scratch, sos_ids, 2, sos_id_shape);
+        free(sos_ids);
+        mg_tensor *sos_rows = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)sos, d);
+        NEED(face_inputs);
+        NEED(face_tokens);
+        NEED(sos_tensor);
+        NEED(sos_rows);
+        TRY(mg_op_matmul(ctx, face_inputs, weight(tf, "to_face_tokens.0.weight"), weight(tf, "to_face_tokens.0.bias"),
+                         true, face_tokens));
+        TRY(mg_op_layer_norm(ctx, face_tokens, weight(tf, "to_face_tokens.1.weight"),
+                             weight(tf, "to_face_tokens.1.bias"), 1e-5f, 0.0f, face_tokens));
+        TRY(mg_op_embedding(ctx, weight(tf, "sos_token"), sos_tensor, sos_rows));
+        TRY(mg_op_copy_rows(ctx, sos_rows, x, 0));
+        TRY(mg_op_copy_rows(ctx, face_tokens, x, sos));
+    }
+
+    if (text)
+        TRY(text_context(tf, &scratch, text, batch, &context));
+    TRY(gateloop_block(tf, "coarse_gateloop_block", c->coarse_pre_gateloop_depth, x));
+    TRY(decoder(tf, "decoder", c->attn_depth, c->condition_on_text, x, &context));
+
+    /* Fine sequence: slot 0 of group j is the coarse output after face j - 1 (the last sos for j = 0),
+     * slots 1..5 the first five tokens of face j. */
+    for (size_t b = 0; b < batch; b++)
+        for (size_t g = 0; g < groups; g++)
+            for (size_t k = 0; k < per_face; k++) {
+                size_t slot = (b * groups + g) * per_face + k;
+                gather[slot] = k == 0 ? (int32_t)(b * coarse + sos - 1 + g)
+                                      : (int32_t)(coarse_rows + b * padded + g * per_face + k - 1);
+            }
+    {
+        int64_t gather_shape[1] = {(int64_t)(batch * padded)};
+        mg_tensor *gather_tensor = mg_scratch_i32(&scratch, gather, 1, gather_shape);
+        mg_tensor *fine = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)padded, d);
+        int64_t flat_shape[2] = {(int64_t)(batch * padded), d};
+        mg_tensor *fine_flat = mg_scratch_view(&scratch, fine, 2, flat_shape);
+        NEED(gather_tensor);
+        NEED(fine);
+        NEED(fine_flat);
+        TRY(mg_op_embedding(ctx, all, gather_tensor, fine_flat));
+        TRY(gateloop_block(tf, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine));
+        int64_t group_shape[3] = {(int64_t)(batch * groups), (int64_t)per_face, d};
+        mg_tensor *fine_groups = mg_scratch_view(&scratch, fine, 3, group_shape);
+        NEED(fine_groups);
+        const bool fine_cross = c->condition_on_text && c->fine_cross_attend_text;
+        if (fine_cross)
+            TRY(repeat_context(tf, &scratch, &context, batch, groups, &fine_context));
+        TRY(decoder(tf, "fine_decoder", c->fine_attn_depth, fine_cross, fine_groups, &fine_context));
+        mg_tensor *logits = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)padded, vocab);
+        NEED(logits);
+        TRY(mg_op_matmul(ctx, fine, weight(tf, "to_logits.weight"), weight(tf, "to_logits.bias"), true, logits));
+        all_logits = malloc(logits->nbytes);
+        if (!all_logits) {
+            status = mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the logits");
+            goto done;
+        }
+        TRY(mg_tensor_read(logits, all_logits, logits->nbytes));
+        for (size_t b = 0; b < batch; b++)
+            memcpy(logits_out + b * (length + 1) * (size_t)vocab, all_logits + b * padded * (size_t)vocab,
+                   (length + 1) * (size_t)vocab * sizeof(float));
+    }
+done:
+    free(ids);
+    free(gather);
+    free(all_logits);
+    mg_scratch_release(&scratch);
+    return status;
+}
+
+double mg_tf_loss(const mg_tf_config *config, const int32_t *codes, size_t batch, size_t length, const float *logits)
+{
+    const size_t vocab = (size_t)config->codebook_size + 1;
+    double total = 0.0;
+    size_t count = 0;
+    for (size_t b = 0; b < batch; b++) {
+        size_t used = 0;
+        while (used < length && codes[b * length + used] >= 0)
+            used++;
+        /* Labels: the codes, then EOS at the first pad; what follows is ignored. */
+        for (size_t i = 0; i <= used; i++) {
+            int32_t label = i < used ? codes[b * length + i] : config->codebook_size;
+            const float *row = logits + (b * (length + 1) + i) * vocab;
+            double max = row[0];
+            for (size_t v = 1; v < vocab; v++)
+                max = row[v] > max ? row[v] : max;
+            double sum = 0.0;
+            for (size_t v = 0; v < vocab; v++)
+                sum += exp((double)row[v] - max);
+            total += max + log(sum) - (double)row[label];
+            count++;
+        }
+    }
+    return count ? total / (double)count : 0.0;
+}
