@@ -55,6 +55,18 @@ list(APPEND MG_SHADER_VARIANTS
     "attn_taylor_summary|attn_taylor_summary.comp|"
     "attn_taylor_readout|attn_taylor_readout.comp|"
 )
+# MeshTransformer ops (ops_transformer.h).
+list(APPEND MG_SHADER_VARIANTS
+    "tf_attention_f32|tf_attention.comp|"
+    "tf_attention_f16|tf_attention.comp|WEIGHT_F16"
+    "tf_attention_f32_sg|tf_attention.comp|USE_SUBGROUPS"
+    "tf_attention_f16_sg|tf_attention.comp|WEIGHT_F16,USE_SUBGROUPS"
+    "tf_gateloop|tf_gateloop.comp|"
+    "tf_value_mix|tf_value_mix.comp|"
+    "tf_copy_rows|tf_copy_rows.comp|"
+    "tf_add_table_rows_f32|tf_add_table_rows.comp|"
+    "tf_add_table_rows_f16|tf_add_table_rows.comp|WEIGHT_F16"
+)
 
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).
