@@ -201,7 +201,13 @@ done:
 
 /* ---- the whole forward ---- */
 
-/* Text tokens projected by the conditioner, and their key mask (rows all equal to the pad value are hidden). */
+/*
+ * The text as cross-attention context, and its key mask (token rows entirely
+ * equal to the pad value are hidden). Like meshgpt-pytorch's `text_embeds`
+ * argument these are the conditioner's output: its to_latent_dims projection
+ * belongs to the text-encoder path and is not applied again here (checked
+ * against the reference logits).
+ */
 static mg_status text_context(const mg_transformer *tf, mg_scratch *scratch, const mg_tf_text *text, size_t batch,
                               decoder_context *out)
 {
@@ -219,15 +225,10 @@ static mg_status text_context(const mg_transformer *tf, mg_scratch *scratch, con
     int64_t mask_shape[2] = {(int64_t)batch, (int64_t)tokens};
     out->text_mask = mg_scratch_i32(scratch, mask, 2, mask_shape);
     free(mask);
-    mg_tensor *raw = mg_scratch_3d(scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)tokens, (int64_t)width);
     out->text = mg_scratch_3d(scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)tokens, (int64_t)width);
-    if (!out->text_mask || !raw || !out->text)
+    if (!out->text_mask || !out->text)
         return scratch->status;
-    mg_status status = mg_tensor_write(raw, text->embeds, raw->nbytes);
-    if (status == MG_OK)
-        status = mg_op_matmul(tf->ctx, raw, weight(tf, "conditioner.to_latent_dims.0.weight"),
-                              weight(tf, "conditioner.to_latent_dims.0.bias"), true, out->text);
-    return status;
+    return mg_tensor_write(out->text, text->embeds, out->text->nbytes);
 }
 
 /* Repeats each batch row's text `groups` times (the fine decoder attends per face). */
@@ -421,7 +422,9 @@ done:
     return status;
 }
 
-double mg_tf_loss(const mg_tf_config *config, const int32_t *codes, size_t batch, size_t length, const float *logits)
+/* Mean cross-entropy over the labels (see mg_tf_loss), logits [batch, length + 1, vocab]. */
+static double cross_entropy(const mg_tf_config *config, const int32_t *codes, size_t batch, size_t length,
+                            const float *logits)
 {
     const size_t vocab = (size_t)config->codebook_size + 1;
     double total = 0.0;
@@ -430,9 +433,13 @@ double mg_tf_loss(const mg_tf_config *config, const int32_t *codes, size_t batch
         size_t used = 0;
         while (used < length && codes[b * length + used] >= 0)
             used++;
-        /* Labels: the codes, then EOS at the first pad; what follows is ignored. */
-        for (size_t i = 0; i <= used; i++) {
-            int32_t label = i < used ? codes[b * length + i] : config->codebook_size;
+        /* Labels: the codes, then EOS at the first pad; later pads are ignored. Upstream appends
+         * the EOS column with F.pad(value=0), so a sequence shorter than the batch also has
+         * the label 0 at position `length`: reproduced, as the reference loss counts it. */
+        for (size_t i = 0; i <= length; i++) {
+            if (i > used && i < length)
+                continue;
+            int32_t label = i < used ? codes[b * length + i] : i == used ? config->codebook_size : 0;
             const float *row = logits + (b * (length + 1) + i) * vocab;
             double max = row[0];
             for (size_t v = 1; v < vocab; v++)
@@ -445,4 +452,31 @@ double mg_tf_loss(const mg_tf_config *config, const int32_t *codes, size_t batch
         }
     }
     return count ? total / (double)count : 0.0;
+}
+
+mg_status mg_tf_loss(const mg_transformer *tf, const int32_t *codes, size_t batch, size_t length,
+                     const mg_tf_text *text, double *loss)
+{
+    const size_t vocab = (size_t)tf->config.codebook_size + 1;
+    int32_t *inputs = malloc(batch * length * sizeof *inputs);
+    float *logits = malloc(batch * (length + 1) * vocab * sizeof *logits);
+    if (!inputs || !logits) {
+        free(inputs);
+        free(logits);
+        return mg_fail(&tf->ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the loss");
+    }
+    /* The model reads EOS where each sequence ends, as upstream's appended-EOS input does. */
+    memcpy(inputs, codes, batch * length * sizeof *inputs);
+    for (size_t b = 0; b < batch; b++)
+        for (size_t i = 0; i < length; i++)
+            if (inputs[b * length + i] < 0) {
+                inputs[b * length + i] = tf->config.codebook_size;
+                break;
+            }
+    mg_status status = mg_tf_logits(tf, inputs, batch, length, text, logits);
+    if (status == MG_OK)
+        *loss = cross_entropy(&tf->config, codes, batch, length, logits);
+    free(inputs);
+    free(logits);
+    return status;
 }

@@ -19,7 +19,8 @@ typedef struct mg_transformer {
 mg_status mg_transformer_init(mg_transformer *tf, mg_context *ctx, const mg_tf_config *config,
                               const mg_weights *weights);
 
-/* Text conditioning of one batch: precomputed token embeddings (the text model's output). */
+/* Text conditioning of one batch: precomputed token embeddings, as meshgpt-pytorch's `text_embeds`
+ * (the conditioner's output, dim_text wide). */
 typedef struct mg_tf_text {
     const float *embeds;   /* [batch, tokens, dim_text]; rows equal to the pad value everywhere are masked */
     size_t tokens;
@@ -36,8 +37,8 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
                        const mg_tf_text *text, float *logits);
 
 /* The mean cross-entropy meshgpt-pytorch's forward_on_codes(return_loss=True) computes: EOS appended after
- * each sequence, pads ignored. logits from mg_tf_logits on the same codes. */
-double mg_tf_loss(const mg_tf_config *config, const int32_t *codes, size_t batch, size_t length,
-                  const float *logits);
+ * each sequence (and read as input there), pads ignored. */
+mg_status mg_tf_loss(const mg_transformer *tf, const int32_t *codes, size_t batch, size_t length,
+                     const mg_tf_text *text, double *loss);
 
 #endif
