@@ -302,7 +302,7 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
         status = mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "this model is text-conditioned: give a text");
         goto done;
     }
-    ids = malloc(batch * length * sizeof *ids);
+    ids = malloc((batch * length + 1) * sizeof *ids);
     gather = malloc(batch * (coarse + padded + 1) * sizeof *gather);
     if (!ids || !gather) {
         status = mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");
@@ -324,7 +324,7 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
     /* Token embeddings: token + absolute position + quantizer level + vertex within the face (pads embed as 0). */
     for (size_t i = 0; i < batch * length; i++)
         ids[i] = codes[i] < 0 ? 0 : codes[i];
-    {
+    if (length > 0) { /* the first step of generation has no tokens yet */
         int64_t id_shape[2] = {(int64_t)batch, (int64_t)length};
         mg_tensor *id_tensor = mg_scratch_i32(&scratch, ids, 2, id_shape);
         mg_tensor *embedded = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)length, d);

@@ -1,0 +1,199 @@
+/* Generation loop over the transformer (whole-sequence forward per step). */
+#include "model/tf_generate.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+mg_tf_sampling mg_tf_default_sampling(void)
+{
+    mg_tf_sampling s;
+    memset(&s, 0, sizeof s);
+    s.temperature = 1.0f;
+    s.top_k_fraction = 0.1f;
+    s.cond_scale = 1.0f;
+    return s;
+}
+
+/* splitmix64: small, fast, and the same sequence on every platform. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int compare_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Sets every logit below the k-th largest to -inf (ties at the threshold kept). */
+static void keep_top_k(float *logits, size_t vocab, size_t k, float *sorted)
+{
+    if (k == 0 || k >= vocab)
+        return;
+    memcpy(sorted, logits, vocab * sizeof *sorted);
+    qsort(sorted, vocab, sizeof *sorted, compare_desc);
+    const float threshold = sorted[k - 1];
+    for (size_t i = 0; i < vocab; i++)
+        if (logits[i] < threshold)
+            logits[i] = -INFINITY;
+}
+
+int32_t mg_tf_choose_token(float *logits, size_t vocab, const mg_tf_sampling *s, uint64_t *rng_state)
+{
+    float *sorted = malloc(vocab * sizeof *sorted);
+    size_t k = s->top_k > 0 ? (size_t)s->top_k
+                            : s->top_k_fraction > 0.0f ? (size_t)ceil((double)s->top_k_fraction * (double)vocab) : 0;
+    if (sorted)
+        keep_top_k(logits, vocab, k, sorted);
+    size_t best = 0;
+    for (size_t i = 1; i < vocab; i++)
+        if (logits[i] > logits[best])
+            best = i; /* ties: the first index, as torch.argmax */
+    if (s->temperature <= 0.0f || !sorted) {
+        free(sorted);
+        return (int32_t)best;
+    }
+    /* Probabilities at the temperature. */
+    double total = 0.0;
+    for (size_t i = 0; i < vocab; i++)
+        total += isinf(logits[i]) ? 0.0 : exp(((double)logits[i] - logits[best]) / s->temperature);
+    if (s->min_p > 0.0f) {
+        for (size_t i = 0; i < vocab; i++) {
+            double p = isinf(logits[i]) ? 0.0 : exp(((double)logits[i] - logits[best]) / s->temperature);
+            if (p < s->min_p)
+                logits[i] = -INFINITY; /* relative to the top probability, whose ratio is 1 */
+        }
+    }
+    if (s->top_p > 0.0f && s->top_p < 1.0f) {
+        memcpy(sorted, logits, vocab * sizeof *sorted);
+        qsort(sorted, vocab, sizeof *sorted, compare_desc);
+        double cumulative = 0.0;
+        float threshold = sorted[0];
+        for (size_t i = 0; i < vocab && !isinf(sorted[i]); i++) {
+            threshold = sorted[i];
+            cumulative += exp(((double)sorted[i] - logits[best]) / s->temperature) / total;
+            if (cumulative >= s->top_p)
+                break;
+        }
+        for (size_t i = 0; i < vocab; i++)
+            if (logits[i] < threshold)
+                logits[i] = -INFINITY;
+    }
+    total = 0.0;
+    for (size_t i = 0; i < vocab; i++)
+        total += isinf(logits[i]) ? 0.0 : exp(((double)logits[i] - logits[best]) / s->temperature);
+    double u = (double)(next_random(rng_state) >> 11) / 9007199254740992.0 * total;
+    size_t chosen = best;
+    for (size_t i = 0; i < vocab; i++) {
+        if (isinf(logits[i]))
+            continue;
+        u -= exp(((double)logits[i] - logits[best]) / s->temperature);
+        if (u <= 0.0) {
+            chosen = i;
+            break;
+        }
+    }
+    free(sorted);
+    return (int32_t)chosen;
+}
+
+mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_t batch, const int32_t *prompt,
+                         size_t prompt_length, size_t max_tokens, const mg_tf_sampling *sampling, mg_tf_step_fn step,
+                         void *user, int32_t *codes, size_t *lengths)
+{
+    const mg_tf_config *c = &tf->config;
+    mg_diag *diag = &tf->ctx->diag;
+    const size_t vocab = (size_t)c->codebook_size + 1, per_face = (size_t)mg_tf_config_tokens_per_face(c);
+    const int32_t eos = c->codebook_size;
+    if (max_tokens > (size_t)c->max_seq_len)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%zu tokens exceed the model's %d positions (%d faces)",
+                       max_tokens, c->max_seq_len, c->max_seq_len / (int)per_face);
+    if (prompt_length > max_tokens)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "the prompt (%zu tokens) is longer than the %zu tokens allowed",
+                       prompt_length, max_tokens);
+    const bool guided = sampling->cond_scale != 1.0f && text != NULL;
+    float *cond = malloc(batch * (max_tokens + 1) * vocab * sizeof *cond);
+    float *uncond = guided ? malloc(batch * (max_tokens + 1) * vocab * sizeof *uncond) : NULL;
+    int32_t *work = malloc(batch * (max_tokens ? max_tokens : 1) * sizeof *work);
+    float *row = malloc(vocab * sizeof *row);
+    bool *finished = calloc(batch, sizeof *finished);
+    mg_status status = MG_OK;
+    if (!cond || (guided && !uncond) || !work || !row || !finished) {
+        status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for generation");
+        goto done;
+    }
+    uint64_t rng = sampling->seed;
+    for (size_t b = 0; b < batch; b++)
+        for (size_t i = 0; i < prompt_length; i++)
+            work[b * prompt_length + i] = prompt[b * prompt_length + i];
+    size_t length = prompt_length;
+    /* Rows are packed [batch, length] and grow by one column per step. */
+    while (length < max_tokens) {
+        mg_tf_text cond_text, uncond_text;
+        if (text) {
+            cond_text = *text;
+            cond_text.drop = false;
+            uncond_text = *text;
+            uncond_text.drop = true;
+        }
+        if ((status = mg_tf_logits(tf, work, batch, length, text ? &cond_text : NULL, cond)) != MG_OK)
+            goto done;
+        if (guided && (status = mg_tf_logits(tf, work, batch, length, &uncond_text, uncond)) != MG_OK)
+            goto done;
+        int32_t *grown = malloc(batch * (length + 1) * sizeof *grown);
+        if (!grown) {
+            status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for generation");
+            goto done;
+        }
+        bool all_done = true;
+        for (size_t b = 0; b < batch; b++) {
+            const float *c_row = cond + (b * (length + 1) + length) * vocab;
+            for (size_t v = 0; v < vocab; v++) {
+                row[v] = c_row[v];
+                if (guided) {
+                    float u = uncond[(b * (length + 1) + length) * vocab + v];
+                    row[v] = row[v] + (row[v] - u) * (sampling->cond_scale - 1.0f);
+                }
+            }
+            /* EOS only where a face is complete (and never as the first token). */
+            if (!(length > 0 && length % per_face == 0))
+                row[eos] = -FLT_MAX;
+            memcpy(grown + b * (length + 1), work + b * length, length * sizeof *grown);
+            int32_t token = mg_tf_choose_token(row, vocab, sampling, &rng);
+            grown[b * (length + 1) + length] = token;
+            finished[b] = finished[b] || token == eos;
+            all_done = all_done && finished[b];
+        }
+        free(work);
+        work = grown;
+        length++;
+        if (step && !step(length, user)) {
+            status = mg_fail(diag, MG_ERR_CANCELLED, "generation cancelled after %zu tokens", length);
+            goto done;
+        }
+        if (all_done)
+            break;
+    }
+    for (size_t b = 0; b < batch; b++) {
+        size_t used = 0;
+        while (used < length && work[b * length + used] != eos)
+            used++;
+        used -= used % per_face; /* whole faces only */
+        lengths[b] = used;
+        for (size_t i = 0; i < max_tokens; i++)
+            codes[b * max_tokens + i] = i < used ? work[b * length + i] : -1;
+    }
+done:
+    free(cond);
+    free(uncond);
+    free(work);
+    free(row);
+    free(finished);
+    return status;
+}

@@ -1,0 +1,42 @@
+/*
+ * Token generation with the MeshTransformer, as meshgpt-pytorch's generate():
+ * one token per step, EOS allowed only at face boundaries, logit filtering and
+ * sampling, classifier-free guidance, an optional prompt (shape completion).
+ */
+#ifndef MG_MODEL_TF_GENERATE_H
+#define MG_MODEL_TF_GENERATE_H
+
+#include "model/transformer.h"
+
+#include <stdint.h>
+
+typedef struct mg_tf_sampling {
+    float temperature;      /* 0: arg-max (greedy) */
+    float top_k_fraction;   /* keep ceil(fraction * vocabulary) logits (upstream default 0.1); 0: off */
+    int top_k;              /* keep this many logits (overrides the fraction when > 0) */
+    float top_p;            /* nucleus: keep the smallest set with probability >= top_p; 0 or 1: off */
+    float min_p;            /* keep logits with probability >= min_p * the largest; 0: off */
+    float cond_scale;       /* classifier-free guidance; 1: conditional pass only */
+    uint64_t seed;
+} mg_tf_sampling;
+
+mg_tf_sampling mg_tf_default_sampling(void);
+
+/* Called after each step: tokens so far per row; return false to cancel. */
+typedef bool (*mg_tf_step_fn)(size_t tokens, void *user);
+
+/*
+ * Generates for `batch` rows. prompt [batch * prompt_length] (may be NULL when
+ * prompt_length is 0); max_tokens includes the prompt and is at most the
+ * model's max_seq_len. On return codes[b * max_tokens + i] holds row b's tokens
+ * (-1 from its EOS on) and lengths[b] its length: tokens before EOS, cut to
+ * whole faces.
+ */
+mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_t batch, const int32_t *prompt,
+                         size_t prompt_length, size_t max_tokens, const mg_tf_sampling *sampling, mg_tf_step_fn step,
+                         void *user, int32_t *codes, size_t *lengths);
+
+/* The logit filters and the choice of one token (exposed for tests): returns the chosen id. */
+int32_t mg_tf_choose_token(float *logits, size_t vocab, const mg_tf_sampling *sampling, uint64_t *rng_state);
+
+#endif
