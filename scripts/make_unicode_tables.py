@@ -10,8 +10,9 @@ and str methods; this script stores exactly those facts, compactly:
   * lower-casing (str.lower() of one character) as ranges with a constant delta, plus the one-to-many mappings;
   * canonical decompositions (NFD, fully recursive) with the Mn marks already removed, i.e. what
     "NFD, then drop Mn" leaves of each character that can still be there then (not of upper-case letters,
-    controls and spaces: the text was lower-cased and cleaned before); Hangul syllables are decomposed algorithmically in C;
-    (a removed mark of combining class 0 leaves a run-break marker, 0x110000, because it ends a reordering run);
+    controls and spaces: the text was lower-cased and cleaned before); a removed mark of combining class 0
+    leaves a run-break marker (0x110000), because it ends a reordering run; Hangul syllables are decomposed
+    algorithmically in C;
   * the combining classes of the characters that survive accent stripping yet still reorder (a few Mc marks).
 
 The generated tables match the Unicode version of the Python that runs this script; the reference bundle used
