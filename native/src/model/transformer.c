@@ -1,6 +1,8 @@
 /* MeshTransformer forward over whole sequences (teacher forcing). */
 #include "model/transformer.h"
 
+#include "model/tf_internal.h"
+
 #include "ops/ops.h"
 #include "ops/ops_transformer.h"
 
@@ -10,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mg_tensor *weight(const mg_transformer *tf, const char *fmt, ...) MG_PRINTF(2, 3);
-
-static mg_tensor *weight(const mg_transformer *tf, const char *fmt, ...)
+mg_tensor *mg_tf_weight(const mg_transformer *tf, const char *fmt, ...)
 {
     char name[MG_WEIGHT_NAME_MAX];
     va_list args;
@@ -58,8 +58,8 @@ mg_status mg_transformer_init(mg_transformer *tf, mg_context *ctx, const mg_tf_c
         }                                                                                                          \
     } while (0)
 
-/* gateloop-transformer's SimpleGateLoopLayer blocks: x += gateloop(rmsnorm(x)) per layer. */
-static mg_status gateloop_block(const mg_transformer *tf, const char *block, int depth, mg_tensor *x)
+mg_status mg_tf_gateloop_block(const mg_transformer *tf, const char *block, int depth, mg_tensor *x,
+                               mg_tensor **states)
 {
     mg_context *ctx = tf->ctx;
     const int64_t b = x->shape[0], n = x->shape[1], d = x->shape[2];
@@ -73,10 +73,10 @@ static mg_status gateloop_block(const mg_transformer *tf, const char *block, int
     NEED(qkva);
     NEED(out);
     for (int i = 0; i < depth; i++) {
-        TRY(mg_op_l2_normalize(ctx, x, weight(tf, "%s.gateloops.%d.norm.gamma", block, i), 1e-12f, sqrtf((float)d),
+        TRY(mg_op_l2_normalize(ctx, x, mg_tf_weight(tf, "%s.gateloops.%d.norm.gamma", block, i), 1e-12f, sqrtf((float)d),
                                0.0f, normed));
-        TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.gateloops.%d.to_qkva.0.weight", block, i), NULL, true, qkva));
-        TRY(mg_op_gateloop(ctx, qkva, NULL, out));
+        TRY(mg_op_matmul(ctx, normed, mg_tf_weight(tf, "%s.gateloops.%d.to_qkva.0.weight", block, i), NULL, true, qkva));
+        TRY(mg_op_gateloop(ctx, qkva, states ? states[i] : NULL, out));
         TRY(mg_op_add(ctx, x, out, x));
     }
 done:
@@ -84,15 +84,8 @@ done:
     return status;
 }
 
-/* What one decoder pass attends to besides itself. */
-typedef struct decoder_context {
-    mg_tensor *text;       /* [B', T, dim_text] or NULL */
-    mg_tensor *text_mask;  /* i32 [B', T] */
-} decoder_context;
-
-/* x-transformers Decoder (pre-norm, causal, 'a' [+ 'c'] + 'f' per depth unit, final norm), in place on x. */
-static mg_status decoder(const mg_transformer *tf, const char *name, int depth, bool cross, mg_tensor *x,
-                         const decoder_context *context)
+mg_status mg_tf_decoder(const mg_transformer *tf, const char *name, int depth, bool cross, mg_tensor *x,
+                        const decoder_context *context, mg_tf_decoder_cache *cache)
 {
     mg_context *ctx = tf->ctx;
     const mg_tf_config *c = &tf->config;
@@ -124,13 +117,17 @@ static mg_status decoder(const mg_transformer *tf, const char *name, int depth, 
     NEED(projected);
     NEED(hidden);
     NEED(gated);
-    if (cross) {
+    if (cross && !cache) {
         const int64_t t = context->text->shape[1];
         text_k = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, t, inner);
         text_v = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, t, inner);
         text_v_first = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, t, inner);
         NEED(text_k);
         NEED(text_v);
+        NEED(text_v_first);
+    } else if (cross && !cache->cross_ready) {
+        const int64_t t = context->text->shape[1];
+        text_v_first = mg_scratch_3d(&scratch, MG_DTYPE_F32, b, t, inner);
         NEED(text_v_first);
     }
     int layer = 0, self_layers = 0, cross_layers = 0;
@@ -139,12 +136,12 @@ static mg_status decoder(const mg_transformer *tf, const char *name, int depth, 
         for (int kind = 0; kind < kinds; kind++, layer++) {
             char p[MG_WEIGHT_NAME_MAX];
             snprintf(p, sizeof p, "%s.layers.%d", name, layer);
-            TRY(mg_op_layer_norm(ctx, x, weight(tf, "%s.0.0.gamma", p), NULL, 1e-5f, offset, normed));
+            TRY(mg_op_layer_norm(ctx, x, mg_tf_weight(tf, "%s.0.0.gamma", p), NULL, 1e-5f, offset, normed));
             if (kind == kinds - 1) { /* GLU feed-forward */
-                TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.ff.0.proj.weight", p),
-                                 weight(tf, "%s.1.ff.0.proj.bias", p), true, hidden));
+                TRY(mg_op_matmul(ctx, normed, mg_tf_weight(tf, "%s.1.ff.0.proj.weight", p),
+                                 mg_tf_weight(tf, "%s.1.ff.0.proj.bias", p), true, hidden));
                 TRY(mg_op_geglu(ctx, hidden, gated));
-                TRY(mg_op_matmul(ctx, gated, weight(tf, "%s.1.ff.2.weight", p), weight(tf, "%s.1.ff.2.bias", p), true,
+                TRY(mg_op_matmul(ctx, gated, mg_tf_weight(tf, "%s.1.ff.2.weight", p), mg_tf_weight(tf, "%s.1.ff.2.bias", p), true,
                                  projected));
                 TRY(mg_op_add(ctx, x, projected, x));
                 continue;
@@ -153,47 +150,63 @@ static mg_status decoder(const mg_transformer *tf, const char *name, int depth, 
             snprintf(mem_k, sizeof mem_k, "%s.1.mem_k", p);
             snprintf(mem_v, sizeof mem_v, "%s.1.mem_v", p);
             mg_attention_params ap = {.heads = (size_t)heads, .scale = scale};
-            TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.to_q.weight", p), NULL, true, q));
+            TRY(mg_op_matmul(ctx, normed, mg_tf_weight(tf, "%s.1.to_q.weight", p), NULL, true, q));
             if (cross && kind == 1) {
-                TRY(mg_op_matmul(ctx, context->text, weight(tf, "%s.1.to_k.weight", p), NULL, true, text_k));
-                TRY(mg_op_matmul(ctx, context->text, weight(tf, "%s.1.to_v.weight", p), NULL, true, text_v));
-                if (c->add_value_residual) {
-                    if (cross_layers == 0)
-                        TRY(mg_op_scale(ctx, text_v, 1.0f, 0.0f, text_v_first));
-                    else
-                        TRY(mg_op_value_residual_mix(ctx, text_v, text_v_first, NULL, (size_t)heads, text_v));
+                /* The text's keys and values do not change during generation: a cache computes them once. */
+                mg_tensor *layer_k = cache ? cache->cross_k[cross_layers] : text_k;
+                mg_tensor *layer_v = cache ? cache->cross_v[cross_layers] : text_v;
+                if (!cache || !cache->cross_ready) {
+                    TRY(mg_op_matmul(ctx, context->text, mg_tf_weight(tf, "%s.1.to_k.weight", p), NULL, true, layer_k));
+                    TRY(mg_op_matmul(ctx, context->text, mg_tf_weight(tf, "%s.1.to_v.weight", p), NULL, true, layer_v));
+                    if (c->add_value_residual) {
+                        if (cross_layers == 0)
+                            TRY(mg_op_scale(ctx, layer_v, 1.0f, 0.0f, text_v_first));
+                        else
+                            TRY(mg_op_value_residual_mix(ctx, layer_v, text_v_first, NULL, (size_t)heads, layer_v));
+                    }
                 }
                 ap.keys = (size_t)context->text->shape[1];
                 ap.causal = false;
-                TRY(mg_op_attention(ctx, q, text_k, text_v, optional_weight(tf, mem_k), optional_weight(tf, mem_v),
-                                    context->text_mask, &ap, attended));
+                TRY(mg_op_attention(ctx, q, layer_k, layer_v, optional_weight(tf, mem_k),
+                                    optional_weight(tf, mem_v), context->text_mask, &ap, attended));
                 cross_layers++;
             } else {
-                TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.to_k.weight", p), NULL, true, k));
-                TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.to_v.weight", p), NULL, true, v));
+                TRY(mg_op_matmul(ctx, normed, mg_tf_weight(tf, "%s.1.to_k.weight", p), NULL, true, k));
+                TRY(mg_op_matmul(ctx, normed, mg_tf_weight(tf, "%s.1.to_v.weight", p), NULL, true, v));
                 if (c->add_value_residual) {
                     if (self_layers == 0) {
                         TRY(mg_op_scale(ctx, v, 1.0f, 0.0f, v_first));
                     } else if (c->learned_value_residual_mix) {
-                        TRY(mg_op_matmul(ctx, normed, weight(tf, "%s.1.to_value_residual_mix.0.weight", p),
-                                         weight(tf, "%s.1.to_value_residual_mix.0.bias", p), true, mix));
+                        TRY(mg_op_matmul(ctx, normed, mg_tf_weight(tf, "%s.1.to_value_residual_mix.0.weight", p),
+                                         mg_tf_weight(tf, "%s.1.to_value_residual_mix.0.bias", p), true, mix));
                         TRY(mg_op_value_residual_mix(ctx, v, v_first, mix, (size_t)heads, v));
                     } else {
                         TRY(mg_op_value_residual_mix(ctx, v, v_first, NULL, (size_t)heads, v));
                     }
                 }
+                mg_tensor *keys = k, *values = v;
                 ap.keys = (size_t)n;
                 ap.causal = true;
                 ap.query_offset = 0;
-                TRY(mg_op_attention(ctx, q, k, v, optional_weight(tf, mem_k), optional_weight(tf, mem_v), NULL, &ap,
-                                    attended));
+                if (cache) { /* new rows join the cached ones; queries sit at their absolute positions */
+                    keys = cache->self_k[self_layers];
+                    values = cache->self_v[self_layers];
+                    TRY(mg_op_copy_rows(ctx, k, keys, cache->position));
+                    TRY(mg_op_copy_rows(ctx, v, values, cache->position));
+                    ap.keys = cache->position + (size_t)n;
+                    ap.query_offset = (int64_t)cache->position;
+                }
+                TRY(mg_op_attention(ctx, q, keys, values, optional_weight(tf, mem_k), optional_weight(tf, mem_v), NULL,
+                                    &ap, attended));
                 self_layers++;
             }
-            TRY(mg_op_matmul(ctx, attended, weight(tf, "%s.1.to_out.weight", p), NULL, true, projected));
+            TRY(mg_op_matmul(ctx, attended, mg_tf_weight(tf, "%s.1.to_out.weight", p), NULL, true, projected));
             TRY(mg_op_add(ctx, x, projected, x));
         }
     }
-    TRY(mg_op_layer_norm(ctx, x, weight(tf, "%s.final_norm.gamma", name), NULL, 1e-5f, offset, x));
+    TRY(mg_op_layer_norm(ctx, x, mg_tf_weight(tf, "%s.final_norm.gamma", name), NULL, 1e-5f, offset, x));
+    if (cache)
+        cache->cross_ready = true;
 done:
     mg_scratch_release(&scratch);
     return status;
@@ -208,8 +221,8 @@ done:
  * belongs to the text-encoder path and is not applied again here (checked
  * against the reference logits).
  */
-static mg_status text_context(const mg_transformer *tf, mg_scratch *scratch, const mg_tf_text *text, size_t batch,
-                              decoder_context *out)
+mg_status mg_tf_text_context(const mg_transformer *tf, mg_scratch *scratch, const mg_tf_text *text, size_t batch,
+                             decoder_context *out)
 {
     const mg_tf_config *c = &tf->config;
     const size_t tokens = text->tokens, width = (size_t)c->dim_text;
@@ -330,12 +343,12 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
         mg_tensor *embedded = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)length, d);
         NEED(id_tensor);
         NEED(embedded);
-        TRY(mg_op_embedding(ctx, weight(tf, "token_embed.weight"), id_tensor, embedded));
-        TRY(mg_op_add_table_rows(ctx, embedded, weight(tf, "abs_pos_emb.weight"), 0, 1, (size_t)c->max_seq_len,
+        TRY(mg_op_embedding(ctx, mg_tf_weight(tf, "token_embed.weight"), id_tensor, embedded));
+        TRY(mg_op_add_table_rows(ctx, embedded, mg_tf_weight(tf, "abs_pos_emb.weight"), 0, 1, (size_t)c->max_seq_len,
                                  embedded));
-        TRY(mg_op_add_table_rows(ctx, embedded, weight(tf, "quantize_level_embed"), 0, 1, (size_t)c->num_quantizers,
+        TRY(mg_op_add_table_rows(ctx, embedded, mg_tf_weight(tf, "quantize_level_embed"), 0, 1, (size_t)c->num_quantizers,
                                  embedded));
-        TRY(mg_op_add_table_rows(ctx, embedded, weight(tf, "vertex_embed"), 0, (size_t)c->num_quantizers,
+        TRY(mg_op_add_table_rows(ctx, embedded, mg_tf_weight(tf, "vertex_embed"), 0, (size_t)c->num_quantizers,
                                  (size_t)c->face_size, embedded));
         TRY(mg_op_copy_rows(ctx, embedded, tokens, 0));
     }
@@ -360,19 +373,19 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
         NEED(face_tokens);
         NEED(sos_tensor);
         NEED(sos_rows);
-        TRY(mg_op_matmul(ctx, face_inputs, weight(tf, "to_face_tokens.0.weight"), weight(tf, "to_face_tokens.0.bias"),
+        TRY(mg_op_matmul(ctx, face_inputs, mg_tf_weight(tf, "to_face_tokens.0.weight"), mg_tf_weight(tf, "to_face_tokens.0.bias"),
                          true, face_tokens));
-        TRY(mg_op_layer_norm(ctx, face_tokens, weight(tf, "to_face_tokens.1.weight"),
-                             weight(tf, "to_face_tokens.1.bias"), 1e-5f, 0.0f, face_tokens));
-        TRY(mg_op_embedding(ctx, weight(tf, "sos_token"), sos_tensor, sos_rows));
+        TRY(mg_op_layer_norm(ctx, face_tokens, mg_tf_weight(tf, "to_face_tokens.1.weight"),
+                             mg_tf_weight(tf, "to_face_tokens.1.bias"), 1e-5f, 0.0f, face_tokens));
+        TRY(mg_op_embedding(ctx, mg_tf_weight(tf, "sos_token"), sos_tensor, sos_rows));
         TRY(mg_op_copy_rows(ctx, sos_rows, x, 0));
         TRY(mg_op_copy_rows(ctx, face_tokens, x, sos));
     }
 
     if (text)
-        TRY(text_context(tf, &scratch, text, batch, &context));
-    TRY(gateloop_block(tf, "coarse_gateloop_block", c->coarse_pre_gateloop_depth, x));
-    TRY(decoder(tf, "decoder", c->attn_depth, c->condition_on_text, x, &context));
+        TRY(mg_tf_text_context(tf, &scratch, text, batch, &context));
+    TRY(mg_tf_gateloop_block(tf, "coarse_gateloop_block", c->coarse_pre_gateloop_depth, x, NULL));
+    TRY(mg_tf_decoder(tf, "decoder", c->attn_depth, c->condition_on_text, x, &context, NULL));
 
     /* Fine sequence: slot 0 of group j is the coarse output after face j - 1 (the last sos for j = 0),
      * slots 1..5 the first five tokens of face j. */
@@ -393,17 +406,17 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
         NEED(fine);
         NEED(fine_flat);
         TRY(mg_op_embedding(ctx, all, gather_tensor, fine_flat));
-        TRY(gateloop_block(tf, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine));
+        TRY(mg_tf_gateloop_block(tf, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine, NULL));
         int64_t group_shape[3] = {(int64_t)(batch * groups), (int64_t)per_face, d};
         mg_tensor *fine_groups = mg_scratch_view(&scratch, fine, 3, group_shape);
         NEED(fine_groups);
         const bool fine_cross = c->condition_on_text && c->fine_cross_attend_text;
         if (fine_cross)
             TRY(repeat_context(tf, &scratch, &context, batch, groups, &fine_context));
-        TRY(decoder(tf, "fine_decoder", c->fine_attn_depth, fine_cross, fine_groups, &fine_context));
+        TRY(mg_tf_decoder(tf, "fine_decoder", c->fine_attn_depth, fine_cross, fine_groups, &fine_context, NULL));
         mg_tensor *logits = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)batch, (int64_t)padded, vocab);
         NEED(logits);
-        TRY(mg_op_matmul(ctx, fine, weight(tf, "to_logits.weight"), weight(tf, "to_logits.bias"), true, logits));
+        TRY(mg_op_matmul(ctx, fine, mg_tf_weight(tf, "to_logits.weight"), mg_tf_weight(tf, "to_logits.bias"), true, logits));
         all_logits = malloc(logits->nbytes);
         if (!all_logits) {
             status = mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the logits");

@@ -1,0 +1,41 @@
+/* Pieces of the transformer forward shared by teacher forcing (transformer.c)
+ * and incremental decoding (tf_incremental.c). */
+#ifndef MG_MODEL_TF_INTERNAL_H
+#define MG_MODEL_TF_INTERNAL_H
+
+#include "model/transformer.h"
+
+#define MG_TF_MAX_LAYERS 256
+
+/* What one decoder pass attends to besides itself. */
+typedef struct decoder_context {
+    mg_tensor *text;       /* [B', T, dim_text] or NULL */
+    mg_tensor *text_mask;  /* i32 [B', T] */
+} decoder_context;
+
+/* Key/value caches of one decoder for incremental decoding. */
+typedef struct mg_tf_decoder_cache {
+    mg_tensor *self_k[MG_TF_MAX_LAYERS], *self_v[MG_TF_MAX_LAYERS]; /* [B, rows, inner] per self-attention layer */
+    mg_tensor *cross_k[MG_TF_MAX_LAYERS], *cross_v[MG_TF_MAX_LAYERS]; /* [B, T, inner] per cross-attention layer */
+    bool cross_ready;      /* cross_k/v computed (after the first call) */
+    size_t position;       /* absolute position of the first new row */
+} mg_tf_decoder_cache;
+
+/* The weight `fmt` (no prefix), or NULL with an internal error recorded. */
+mg_tensor *mg_tf_weight(const mg_transformer *tf, const char *fmt, ...) MG_PRINTF(2, 3);
+
+/* gateloop-transformer's SimpleGateLoopLayer blocks: x += gateloop(rmsnorm(x)) per layer, in place. states
+ * (NULL: start from zeros) holds one [B, D] recurrent state per layer, carried across calls. */
+mg_status mg_tf_gateloop_block(const mg_transformer *tf, const char *block, int depth, mg_tensor *x,
+                               mg_tensor **states);
+
+/* x-transformers Decoder (pre-norm, causal, 'a' [+ 'c'] + 'f' per depth unit, final norm), in place on x
+ * [B, N, d]. With a cache the N rows are new positions after cache->position. */
+mg_status mg_tf_decoder(const mg_transformer *tf, const char *name, int depth, bool cross, mg_tensor *x,
+                        const decoder_context *context, mg_tf_decoder_cache *cache);
+
+/* The text as cross-attention context and its key mask. */
+mg_status mg_tf_text_context(const mg_transformer *tf, mg_scratch *scratch, const mg_tf_text *text, size_t batch,
+                             decoder_context *out);
+
+#endif
