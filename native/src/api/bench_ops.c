@@ -6,6 +6,7 @@
  */
 #include "core/context.h"
 #include "ops/ops.h"
+#include "ops/ops_transformer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -30,7 +31,10 @@ typedef enum bench_kind {
     BENCH_CONV1D_K7,
     BENCH_MASKED_MEAN, /* d0 batch, d1 positions, d2 channels */
     BENCH_GATHER_MEAN, /* d0 output rows, d1 source rows, d2 width, d3 entries per row */
-    BENCH_LFQ          /* d0 rows, d1 bits, d2 levels */
+    BENCH_LFQ,         /* d0 rows, d1 bits, d2 levels */
+    /* transformer ops */
+    BENCH_ATTENTION,   /* d0 batch, d1 queries, d2 keys, d3 heads (dim_head 64, 4 memories, causal, last queries) */
+    BENCH_GATELOOP     /* d0 batch, d1 positions, d2 channels */
 } bench_kind;
 
 typedef struct bench_case {
@@ -79,6 +83,14 @@ static const bench_case full_cases[] = {
     {BENCH_GATHER_MEAN, "gather_mean", 3200, 3200, 256, 8, false, false},
     {BENCH_GATHER_MEAN, "gather_mean", 1600, 9600, 192, 6, false, false},
     {BENCH_LFQ, "lfq_quantize", 16384, 14, 2, 0, false, false},
+    /* MeshTransformer (default config: 16 heads x 64): one KV-cached decoding step at
+     * ~1500 faces, coarse teacher forcing over 600 faces, the fine decoder's 6-token
+     * groups over 800 faces; the gateloop over one step and over a fine sequence. */
+    {BENCH_ATTENTION, "attention", 1, 1, 1500, 16, false, false},
+    {BENCH_ATTENTION, "attention", 1, 600, 600, 16, false, false},
+    {BENCH_ATTENTION, "attention", 800, 6, 6, 16, false, false},
+    {BENCH_GATELOOP, "gateloop", 1, 1, 512, 0, false, false},
+    {BENCH_GATELOOP, "gateloop", 1, 4800, 512, 0, false, false},
 };
 
 static double now_seconds(void)
@@ -289,6 +301,34 @@ static mg_status setup(mg_context *ctx, const bench_case *c, bench_state *s, dou
                   (long long)c->d2);
         return MG_OK;
     }
+    case BENCH_ATTENTION: {
+        int64_t batch = c->d0, n = c->d1, keys = c->d2, heads = c->d3, dh = 64, inner = heads * dh;
+        int64_t q_shape[3] = {batch, n, inner}, kv_shape[3] = {batch, keys, inner}, mem_shape[3] = {heads, 4, dh};
+        if ((st = new_tensor(ctx, MG_DTYPE_F32, 3, q_shape, 20, 0, &s->t[0])) ||
+            (st = new_tensor(ctx, MG_DTYPE_F32, 3, kv_shape, 21, 0, &s->t[1])) ||
+            (st = new_tensor(ctx, MG_DTYPE_F32, 3, kv_shape, 22, 0, &s->t[2])) ||
+            (st = new_tensor(ctx, wt, 3, mem_shape, 23, 0, &s->t[3])) ||
+            (st = new_tensor(ctx, wt, 3, mem_shape, 24, 0, &s->t[4])) ||
+            (st = mg_tensor_create(ctx, MG_DTYPE_F32, 3, q_shape, &s->out)))
+            return st;
+        /* causal, queries at the end: query i sees keys - n + i + 1 keys and 4 memories */
+        double pairs = (double)n * (double)(keys - n + 4) + (double)n * (double)(n + 1) / 2.0;
+        *flops = 4.0 * (double)(batch * heads * dh) * pairs;
+        *bytes = (double)batch * (double)(2 * n + 2 * keys) * (double)inner * 4.0;
+        mg_format(label, label_size, "%lldx%lld queries, %lld keys, %lld heads x %lld", (long long)batch,
+                  (long long)n, (long long)keys, (long long)heads, (long long)dh);
+        return MG_OK;
+    }
+    case BENCH_GATELOOP: {
+        int64_t in_shape[3] = {c->d0, c->d1, 3 * c->d2}, out_shape[3] = {c->d0, c->d1, c->d2};
+        if ((st = new_tensor(ctx, MG_DTYPE_F32, 3, in_shape, 25, 0, &s->t[0])) ||
+            (st = mg_tensor_create(ctx, MG_DTYPE_F32, 3, out_shape, &s->out)))
+            return st;
+        *flops = (double)(c->d0 * c->d1 * c->d2) * 8.0;
+        *bytes = (double)(c->d0 * c->d1 * c->d2) * 16.0;
+        mg_format(label, label_size, "%lldx%lld x %lld", (long long)c->d0, (long long)c->d1, (long long)c->d2);
+        return MG_OK;
+    }
     }
     return MG_ERR_INTERNAL;
 }
@@ -319,6 +359,12 @@ static mg_status run_once(mg_context *ctx, const bench_case *c, bench_state *s)
     case BENCH_MASKED_MEAN: return mg_op_masked_mean(ctx, s->t[0], s->t[1], 1e-5f, s->out);
     case BENCH_GATHER_MEAN: return mg_op_gather_mean(ctx, s->t[0], s->t[1], s->t[2], s->out);
     case BENCH_LFQ: return mg_op_lfq_quantize(ctx, s->t[0], (int)c->d2, 10.0f, s->out, s->t[1]);
+    case BENCH_ATTENTION: {
+        mg_attention_params ap = {.heads = (size_t)c->d3, .scale = 0.125f, .keys = (size_t)c->d2, .causal = true,
+                                  .query_offset = c->d2 - c->d1};
+        return mg_op_attention(ctx, s->t[0], s->t[1], s->t[2], s->t[3], s->t[4], NULL, &ap, s->out);
+    }
+    case BENCH_GATELOOP: return mg_op_gateloop(ctx, s->t[0], NULL, s->out);
     }
     return MG_ERR_INTERNAL;
 }
@@ -396,6 +442,14 @@ static bench_case scaled(const bench_case *c, bool quick)
         break;
     case BENCH_GATHER_MEAN:
         q.d0 = q.d0 / 16;
+        break;
+    case BENCH_ATTENTION:
+        q.d0 = q.d0 > 16 ? q.d0 / 16 : q.d0;
+        q.d1 = q.d1 > 6 ? q.d1 / 4 : q.d1;
+        q.d2 = q.d2 > 6 ? q.d2 / 4 : q.d2;
+        break;
+    case BENCH_GATELOOP:
+        q.d1 = q.d1 > 1 ? q.d1 / 16 : q.d1;
         break;
     default:
         q.d0 = q.d0 / 16 > 0 ? q.d0 / 16 : 1;
