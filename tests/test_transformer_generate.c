@@ -18,6 +18,10 @@
 
 #define MAX_TOKENS 60
 
+/* Generation uses the incremental decoder (KV caches) unless `whole_sequence` asks to recompute every step
+ * (meshgpt-pytorch's cache_kv=False), which must give the same tokens. */
+static bool whole_sequence;
+
 static mg_model *load_model(mg_context *ctx)
 {
     mg_model *model = NULL;
@@ -46,6 +50,7 @@ static void check_case(mg_model *model, const char *expected_name, const char *t
     mg_tf_sampling s = mg_tf_default_sampling();
     s.temperature = 0.0f;
     s.cond_scale = cond_scale;
+    s.whole_sequence = whole_sequence;
     int32_t *codes = malloc(batch * MAX_TOKENS * sizeof *codes);
     size_t lengths[8];
     cr_assert_eq(mg_tf_generate(&model->transformer, &t, batch, prompt, prompt_length, MAX_TOKENS, &s, NULL, NULL,
@@ -70,13 +75,13 @@ static void check_case(mg_model *model, const char *expected_name, const char *t
     test_npy_free(&expected);
 }
 
-/* Every case on the CPU reference; Vulkan runs one (its numerics are covered by the logits conformance
- * test, and whole-sequence generation on lavapipe is slow until the incremental decoder lands). */
+
 static void check_all(mg_context *ctx, bool all)
 {
     mg_model *model = load_model(ctx);
     if (!all) {
-        check_case(model, "genp_cs1_kv1", "text_embeds", 1, 1.0f, "gen_prompt");
+        check_case(model, "genp_cs3_kv0", "text_embeds", 1, 3.0f, "gen_prompt");
+        check_case(model, "genb_cs1_kv0", "text_embeds_batch", 3, 1.0f, NULL);
         mg_model_free(model);
         return;
     }
@@ -98,7 +103,17 @@ static void check_all(mg_context *ctx, bool all)
 }
 
 Test(transformer_generate, greedy_cpu) { mg_context *ctx = test_cpu_context(); check_all(ctx, true); test_close(ctx); }
-Test(transformer_generate, greedy_vulkan) { mg_context *ctx = test_vulkan_context(); check_all(ctx, false); test_close(ctx); }
+Test(transformer_generate, greedy_vulkan) { mg_context *ctx = test_vulkan_context(); check_all(ctx, true); test_close(ctx); }
+
+/* Cached equals uncached, token for token (upstream's own test_cache), on a guided and a batched case. */
+Test(transformer_generate, whole_sequence_equals_cached_cpu)
+{
+    mg_context *ctx = test_cpu_context();
+    whole_sequence = true;
+    check_all(ctx, false);
+    whole_sequence = false;
+    test_close(ctx);
+}
 
 /* Sampling: the same seed gives the same tokens; top-k 1 equals the arg-max; EOS never inside a face. */
 Test(transformer_generate, sampling_cpu)

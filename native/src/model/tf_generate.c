@@ -1,6 +1,8 @@
 /* Generation loop over the transformer (whole-sequence forward per step). */
 #include "model/tf_generate.h"
 
+#include "model/tf_incremental.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -123,6 +125,7 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
     int32_t *work = malloc(batch * (max_tokens ? max_tokens : 1) * sizeof *work);
     float *row = malloc(vocab * sizeof *row);
     bool *finished = calloc(batch, sizeof *finished);
+    mg_tf_stream *cond_stream = NULL, *uncond_stream = NULL;
     mg_status status = MG_OK;
     if (!cond || (guided && !uncond) || !work || !row || !finished) {
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for generation");
@@ -133,6 +136,26 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
         for (size_t i = 0; i < prompt_length; i++)
             work[b * prompt_length + i] = prompt[b * prompt_length + i];
     size_t length = prompt_length;
+    mg_tf_text cond_init, uncond_init;
+    if (text) {
+        cond_init = *text;
+        cond_init.drop = false;
+        uncond_init = *text;
+        uncond_init.drop = true;
+    }
+    if (!sampling->whole_sequence) {
+        if ((status = mg_tf_stream_create(tf, batch, max_tokens, text ? &cond_init : NULL, &cond_stream)) != MG_OK)
+            goto done;
+        if (guided && (status = mg_tf_stream_create(tf, batch, max_tokens, &uncond_init, &uncond_stream)) != MG_OK)
+            goto done;
+        /* The prompt's positions enter the streams; their logits are not needed. */
+        for (size_t t = 0; t < prompt_length; t++) {
+            if ((status = mg_tf_stream_step(cond_stream, work, prompt_length, t, cond)) != MG_OK)
+                goto done;
+            if (guided && (status = mg_tf_stream_step(uncond_stream, work, prompt_length, t, uncond)) != MG_OK)
+                goto done;
+        }
+    }
     /* Rows are packed [batch, length] and grow by one column per step. */
     while (length < max_tokens) {
         mg_tf_text cond_text, uncond_text;
@@ -142,10 +165,22 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
             uncond_text = *text;
             uncond_text.drop = true;
         }
-        if ((status = mg_tf_logits(tf, work, batch, length, text ? &cond_text : NULL, cond)) != MG_OK)
-            goto done;
-        if (guided && (status = mg_tf_logits(tf, work, batch, length, &uncond_text, uncond)) != MG_OK)
-            goto done;
+        /* Logits for token `length`: from the streams (one new position each), or the whole sequence again. */
+        const float *cond_rows = cond, *uncond_rows = uncond;
+        size_t stride = length + 1, row_index = length;
+        if (sampling->whole_sequence) {
+            if ((status = mg_tf_logits(tf, work, batch, length, text ? &cond_text : NULL, cond)) != MG_OK)
+                goto done;
+            if (guided && (status = mg_tf_logits(tf, work, batch, length, &uncond_text, uncond)) != MG_OK)
+                goto done;
+        } else {
+            if ((status = mg_tf_stream_step(cond_stream, work, length, length, cond)) != MG_OK)
+                goto done;
+            if (guided && (status = mg_tf_stream_step(uncond_stream, work, length, length, uncond)) != MG_OK)
+                goto done;
+            stride = 1;
+            row_index = 0;
+        }
         int32_t *grown = malloc(batch * (length + 1) * sizeof *grown);
         if (!grown) {
             status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for generation");
@@ -153,11 +188,11 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
         }
         bool all_done = true;
         for (size_t b = 0; b < batch; b++) {
-            const float *c_row = cond + (b * (length + 1) + length) * vocab;
+            const float *c_row = cond_rows + (b * stride + row_index) * vocab;
             for (size_t v = 0; v < vocab; v++) {
                 row[v] = c_row[v];
                 if (guided) {
-                    float u = uncond[(b * (length + 1) + length) * vocab + v];
+                    float u = uncond_rows[(b * stride + row_index) * vocab + v];
                     row[v] = row[v] + (row[v] - u) * (sampling->cond_scale - 1.0f);
                 }
             }
@@ -190,6 +225,8 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
             codes[b * max_tokens + i] = i < used ? work[b * length + i] : -1;
     }
 done:
+    mg_tf_stream_free(cond_stream);
+    mg_tf_stream_free(uncond_stream);
     free(cond);
     free(uncond);
     free(work);

@@ -114,7 +114,7 @@ mg_status mg_tf_stream_create(const mg_transformer *tf, size_t batch, size_t max
     } while (0)
 
 /* Token embeddings of tokens[first .. first + count) of every row, at their absolute positions. */
-static mg_status embed_tokens(const mg_tf_stream *s, mg_scratch *scratch, const int32_t *tokens, size_t t,
+static mg_status embed_tokens(const mg_tf_stream *s, mg_scratch *scratch, const int32_t *tokens, size_t stride,
                               size_t first, size_t count, mg_tensor **out)
 {
     const mg_transformer *tf = s->tf;
@@ -125,7 +125,7 @@ static mg_status embed_tokens(const mg_tf_stream *s, mg_scratch *scratch, const 
         return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");
     for (size_t b = 0; b < s->batch; b++)
         for (size_t i = 0; i < count; i++) {
-            int32_t id = tokens[b * t + first + i];
+            int32_t id = tokens[b * stride + first + i];
             ids[b * count + i] = id < 0 ? 0 : id;
         }
     int64_t id_shape[2] = {(int64_t)s->batch, (int64_t)count};
@@ -184,7 +184,7 @@ static mg_status coarse_step(mg_tf_stream *s, mg_scratch *scratch, mg_tensor *x,
     return mg_op_embedding(tf->ctx, flat, id_tensor, *last);
 }
 
-mg_status mg_tf_stream_step(mg_tf_stream *s, const int32_t *tokens, size_t t, float *logits)
+mg_status mg_tf_stream_step(mg_tf_stream *s, const int32_t *tokens, size_t stride, size_t t, float *logits)
 {
     const mg_transformer *tf = s->tf;
     const mg_tf_config *c = &tf->config;
@@ -220,7 +220,7 @@ mg_status mg_tf_stream_step(mg_tf_stream *s, const int32_t *tokens, size_t t, fl
         } else {
             /* The face just completed becomes one coarse token. */
             mg_tensor *e = NULL;
-            TRY(embed_tokens(s, &scratch, tokens, t, t - per_face, per_face, &e));
+            TRY(embed_tokens(s, &scratch, tokens, stride, t - per_face, per_face, &e));
             int64_t face_shape[3] = {(int64_t)s->batch, 1, (int64_t)per_face * d};
             mg_tensor *face = mg_scratch_view(&scratch, e, 3, face_shape);
             x = mg_scratch_3d(&scratch, MG_DTYPE_F32, (int64_t)s->batch, 1, d);
@@ -233,7 +233,7 @@ mg_status mg_tf_stream_step(mg_tf_stream *s, const int32_t *tokens, size_t t, fl
         }
         TRY(coarse_step(s, &scratch, x, &fine_in));
     } else {
-        TRY(embed_tokens(s, &scratch, tokens, t, t - 1, 1, &fine_in));
+        TRY(embed_tokens(s, &scratch, tokens, stride, t - 1, 1, &fine_in));
     }
     TRY(mg_tf_gateloop_block(tf, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine_in, s->fine_states));
     s->fine.position = t % per_face;

@@ -18,10 +18,10 @@ mg_status mg_tf_stream_create(const mg_transformer *tf, size_t batch, size_t max
 void mg_tf_stream_free(mg_tf_stream *stream);
 
 /*
- * Advances by one position: `tokens` [batch * t] are the tokens so far (t =
- * tokens consumed by previous steps; the last one is new to the stream, none at
- * t = 0). Writes the logits for token t, [batch, vocab].
+ * Advances by one position: row b's tokens are tokens[b * stride + i] for
+ * i < t (t = tokens consumed by previous steps; the last one is new to the
+ * stream, none at t = 0). Writes the logits for token t, [batch, vocab].
  */
-mg_status mg_tf_stream_step(mg_tf_stream *stream, const int32_t *tokens, size_t t, float *logits);
+mg_status mg_tf_stream_step(mg_tf_stream *stream, const int32_t *tokens, size_t stride, size_t t, float *logits);
 
 #endif
