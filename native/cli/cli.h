@@ -22,6 +22,7 @@ mg_context *cli_open_context(const cli_common *common);
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_bench_tokenize(int argc, char **argv);
+int cmd_bench_generate(int argc, char **argv);
 /* tokenize, decode and reconstruct */
 int cmd_tokenizer(const char *command, int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -30,6 +30,8 @@ int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "tokenize") == 0)
         return cmd_bench_tokenize(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "generate") == 0)
+        return cmd_bench_generate(argc, argv);
     if (argc < 2 || strcmp(argv[1], "ops") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
             usage(stdout);

@@ -16,6 +16,7 @@ static void usage(FILE *out)
             "  reconstruct          tokenize and decode a mesh, report the reconstruction error\n"
             "  bench ops            time every op on the device and on the CPU reference\n"
             "  bench tokenize       meshes/s and faces/s of the tokenizer on each device\n"
+            "  bench generate       tokens/s of generation on random weights (default and preview sizes)\n"
             "  info MODEL           describe a model file: config, parameters, dtypes\n"
             "  version              print the library version\n"
             "\n"

@@ -227,6 +227,32 @@ MG_API mg_status mg_bench_ops(mg_context *context, const mg_bench_params *params
                               mg_bench_result **out_results, size_t *out_count);
 MG_API void mg_bench_results_free(mg_bench_result *results);
 
+/* ---- `meshgpt bench generate`: token generation speed on random weights ---- */
+
+typedef struct mg_bench_generate_params {
+    const char *config;              /* "default" (meshgpt-pytorch's MeshTransformer defaults, text-conditioned),
+                                        "preview" (MeshGPT-preview size: dim 768, 12 layers, codebook 2048),
+                                        or "small" (the test model's size) */
+    size_t batch;                    /* rows generated together (default 1) */
+    size_t tokens;                   /* tokens per row, a multiple of 6 (default 60) */
+    bool fp16;                       /* weights stored as f16 on the device */
+    uint64_t seed;
+} mg_bench_generate_params;
+
+MG_API mg_bench_generate_params mg_bench_generate_default_params(void);
+
+typedef struct mg_bench_generate_result {
+    double seconds;                  /* generation only (weights made and uploaded before the clock starts) */
+    size_t tokens;                   /* generated per row */
+    double tokens_per_second;        /* all rows together */
+    double faces_per_second;
+    uint64_t parameters;             /* of the transformer */
+    uint64_t device_bytes_peak;      /* the context's high-water mark after the run (0 on the CPU reference) */
+} mg_bench_generate_result;
+
+MG_API mg_status mg_bench_generate(mg_context *context, const mg_bench_generate_params *params,
+                                   mg_bench_generate_result *out_result);
+
 
 /* ------------------------------------------------------------------------- */
 /* Meshes and mesh files                                                     */

@@ -15,6 +15,7 @@ mg_tf_sampling mg_tf_default_sampling(void)
     s.temperature = 1.0f;
     s.top_k_fraction = 0.1f;
     s.cond_scale = 1.0f;
+    s.allow_eos = true;
     return s;
 }
 
@@ -197,7 +198,7 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
                 }
             }
             /* EOS only where a face is complete (and never as the first token). */
-            if (!(length > 0 && length % per_face == 0))
+            if (!sampling->allow_eos || !(length > 0 && length % per_face == 0))
                 row[eos] = -FLT_MAX;
             memcpy(grown + b * (length + 1), work + b * length, length * sizeof *grown);
             int32_t token = mg_tf_choose_token(row, vocab, sampling, &rng);

@@ -18,6 +18,7 @@ typedef struct mg_tf_sampling {
     float min_p;            /* keep logits with probability >= min_p * the largest; 0: off */
     float cond_scale;       /* classifier-free guidance; 1: conditional pass only */
     uint64_t seed;
+    bool allow_eos;         /* false: never end early (benchmarks); default true */
     bool whole_sequence;    /* recompute the whole sequence every step (meshgpt-pytorch's cache_kv=False; slow) */
 } mg_tf_sampling;
 
