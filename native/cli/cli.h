@@ -26,5 +26,28 @@ int cmd_bench_generate(int argc, char **argv);
 /* tokenize, decode and reconstruct */
 int cmd_tokenizer(const char *command, int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+
+/* .npy files (little-endian, C order): reads float32 (or float64, converted) into a new malloc'ed array with its
+ * shape (at most 8 dimensions); writes float32. Return 0 on success; the reader fills `error`. */
+int cli_npy_read_f32(const char *path, float **out_data, size_t *out_shape, int *out_ndim, char *error,
+                     size_t error_size);
+int cli_npy_write_f32(const char *path, const float *data, const size_t *shape, int ndim);
+
+/* The text of `generate` and `score`: a prompt (with --text-encoder DIR) or --text-embedding FILE.npy. */
+typedef struct cli_text {
+    const char *prompt;
+    const char *embedding_path;
+    const char *encoder_dir;
+    float *embedding;            /* loaded */
+    mg_text_encoder *encoder;    /* loaded */
+} cli_text;
+
+/* Loads what `text` names and fills `condition`; prints the reason and returns 1 on failure. */
+int cli_text_open(cli_text *text, mg_context *ctx, mg_text_condition *condition);
+void cli_text_close(cli_text *text);
+/* Consumes --text-encoder DIR / --text-embedding FILE; returns false for any other argument. */
+bool cli_parse_text_option(int argc, char **argv, int *i, cli_text *text);
 
 #endif

@@ -18,6 +18,8 @@ static void usage(FILE *out)
             "  bench tokenize       meshes/s and faces/s of the tokenizer on each device\n"
             "  bench generate       tokens/s of generation on random weights (default and preview sizes)\n"
             "  info MODEL           describe a model file: config, parameters, dtypes\n"
+            "  generate \"TEXT\"      generate meshes from a prompt with a MeshTransformer model\n"
+            "  score TOKENS.json    the transformer's loss (and logits) on a token file\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -95,6 +97,10 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(command, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(command, "generate") == 0)
+        return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(command, "score") == 0)
+        return cmd_score(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
     usage(stderr);
     return 2;

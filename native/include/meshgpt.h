@@ -402,6 +402,84 @@ MG_API mg_status mg_tokens_write_json(const char *path, const mg_tokens *tokens,
 MG_API mg_status mg_tokens_read_json(const char *path, mg_tokens *out_tokens, char *error_buffer,
                                      size_t error_buffer_size);
 
+
+/* ------------------------------------------------------------------------- */
+/* Generation: text -> tokens -> mesh                                        */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A text encoder for prompts: a Hugging Face BERT folder (config.json,
+ * vocab.txt, model.safetensors), for example BAAI/bge-base-en-v1.5, run on the
+ * context's device. Its hidden size must equal the model's dim_text.
+ */
+typedef struct mg_text_encoder mg_text_encoder;
+
+MG_API mg_status mg_text_encoder_load(mg_context *context, const char *folder, mg_text_encoder **out_encoder);
+MG_API void mg_text_encoder_free(mg_text_encoder *encoder);
+/* The width of the encoder's token states (BERT's hidden_size). */
+MG_API size_t mg_text_encoder_width(const mg_text_encoder *encoder);
+
+/*
+ * What a text-conditioned model is conditioned on: either a prompt with an
+ * encoder (its token states pass through the model's conditioner), or a
+ * precomputed embedding as meshgpt-pytorch's `text_embeds` (already in the
+ * conditioner's space; token rows equal to -1 everywhere are padding).
+ */
+typedef struct mg_text_condition {
+    const char *prompt;              /* UTF-8 text; needs `encoder` */
+    mg_text_encoder *encoder;
+    const float *embedding;          /* [embedding_tokens * embedding_width], row-major */
+    size_t embedding_tokens;
+    size_t embedding_width;          /* must equal the model's dim_text */
+} mg_text_condition;
+
+/* Called when a face completes: faces and tokens in the sequence so far (a completion prompt
+ * included). Return false to cancel: mg_generate then returns MG_ERR_CANCELLED. */
+typedef bool (*mg_generate_progress_fn)(size_t faces, size_t tokens, void *user_data);
+
+typedef struct mg_generate_params {
+    float temperature;               /* 1; 0 = arg-max (greedy) */
+    int top_k;                       /* keep the k most likely tokens; 0 = use top_k_fraction */
+    float top_k_fraction;            /* 0.1 (meshgpt-pytorch's default): keep ceil(fraction * vocabulary); 0 = off */
+    float top_p;                     /* 0 = off; else nucleus sampling */
+    float min_p;                     /* 0 = off; else drop tokens below min_p * the top probability */
+    float cond_scale;                /* 1 = no classifier-free guidance */
+    uint64_t seed;                   /* 0 */
+    size_t max_faces;                /* 0 = as many as the model's positions allow; includes the completion */
+    size_t max_tokens;               /* 0 = no further limit; else at most this many tokens (whole faces kept) */
+    size_t samples;                  /* 1: meshes generated for the same text in one batch */
+    mg_text_condition text;          /* required for text-conditioned models, refused otherwise */
+    const mg_tokens *completion;     /* NULL, or the tokens of a partial mesh to continue */
+    mg_generate_progress_fn progress;
+    void *progress_user_data;
+} mg_generate_params;
+
+MG_API mg_generate_params mg_generate_default_params(void);
+
+/*
+ * Generates params->samples meshes with the model's transformer and decodes
+ * them with its autoencoder. out_meshes[samples] (NULL if not wanted) receive
+ * the meshes (decoded as mg_decode does), out_tokens[samples] (NULL if not
+ * wanted) the tokens, completion included. Each sample ends at its EOS or at
+ * the limit. Free them with mg_mesh_free() / mg_tokens_free().
+ */
+MG_API mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh *out_meshes,
+                             mg_tokens *out_tokens);
+
+/* Tokens the transformer chooses from: the codebook plus EOS (0 for a model without a transformer). */
+MG_API size_t mg_model_vocabulary_size(const mg_model *model);
+
+/*
+ * Teacher-forced scoring of one token sequence: *out_loss (NULL if not
+ * wanted) is meshgpt-pytorch's forward_on_codes loss (mean cross-entropy
+ * with EOS appended); out_logits (NULL if not wanted) receives
+ * [(tokens + 1) * mg_model_vocabulary_size()] logits, row i predicting token i
+ * and the last row what follows the sequence. text may be NULL for
+ * unconditioned models.
+ */
+MG_API mg_status mg_score(mg_model *model, const mg_tokens *tokens, const mg_text_condition *text, double *out_loss,
+                          float *out_logits);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,387 @@
+/* meshgpt generate: text -> MeshTransformer tokens -> meshes. */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct generate_args {
+    cli_common common;
+    cli_text text;
+    const char *model_path;
+    const char *output;
+    const char *tokens_out;
+    const char *complete;
+    mg_generate_params params;
+    bool weld;
+} generate_args;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: meshgpt generate [\"TEXT\"] -m MODEL -o OUT.obj [options]\n"
+            "\n"
+            "Generates meshes with a MeshTransformer model and decodes them with its autoencoder.\n"
+            "A text-conditioned model needs the text: a prompt with --text-encoder DIR, or --text-embedding.\n"
+            "  --text-encoder DIR      Hugging Face BERT folder (config.json, vocab.txt, model.safetensors)\n"
+            "  --text-embedding F.npy  precomputed text embedding, float32 [tokens, dim_text] (or [1, tokens,\n"
+            "                          dim_text]), as meshgpt-pytorch's text_embeds; rows of -1 are padding\n"
+            "  --seed N                random seed (default 0)\n"
+            "  --temperature T         1 (default); 0 picks the most likely token (greedy)\n"
+            "  --top-k K               keep the K most likely tokens, or a fraction of the vocabulary when\n"
+            "                          below 1 (default 0.1, as meshgpt-pytorch); 0 turns it off\n"
+            "  --top-p P               nucleus sampling (default off)\n"
+            "  --min-p P               drop tokens below P x the top probability (default off)\n"
+            "  --cond-scale S          classifier-free guidance (default 1: off)\n"
+            "  --max-faces N           at most N faces (default: what the model's positions allow)\n"
+            "  --max-tokens N          at most N tokens (whole faces kept)\n"
+            "  --samples N             N meshes for the same text: OUT_0.obj, OUT_1.obj, ...\n"
+            "  --complete PARTIAL.obj  continue a partial mesh (tokenized with the model's autoencoder)\n"
+            "  --tokens-out T.json     also write the tokens (T_0.json, ... with --samples)\n"
+            "  --no-weld               keep one vertex per face corner\n");
+}
+
+static int parse_number(const char *option, const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    double value = strtod(text, &end);
+    if (end == text || *end != '\0' || !(value >= lo && value <= hi)) {
+        fprintf(stderr, "meshgpt generate: %s takes a number in [%g, %g], not \"%s\"\n", option, lo, hi, text);
+        return 2;
+    }
+    *out = value;
+    return 0;
+}
+
+/* Options `generate` and `score` share: the text. Returns true when argv[*i] was one. */
+static bool parse_text_option(int argc, char **argv, int *i, cli_text *text)
+{
+    const char *arg = argv[*i];
+    if (*i + 1 >= argc)
+        return false;
+    if (strcmp(arg, "--text-encoder") == 0) {
+        text->encoder_dir = argv[++*i];
+        return true;
+    }
+    if (strcmp(arg, "--text-embedding") == 0) {
+        text->embedding_path = argv[++*i];
+        return true;
+    }
+    return false;
+}
+
+static int parse_args(int argc, char **argv, generate_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->params = mg_generate_default_params();
+    a->weld = true;
+    for (int i = 1; i < argc; i++) {
+        bool error = false;
+        const char *arg = argv[i];
+        const bool has_value = i + 1 < argc;
+        double v = 0.0;
+        int rc = 0;
+        if (cli_parse_common(argc, argv, &i, &a->common, &error)) {
+            if (error)
+                return 2;
+        } else if (parse_text_option(argc, argv, &i, &a->text)) {
+        } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            return -1;
+        } else if ((strcmp(arg, "-m") == 0 || strcmp(arg, "--model") == 0) && has_value) {
+            a->model_path = argv[++i];
+        } else if ((strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0) && has_value) {
+            a->output = argv[++i];
+        } else if (strcmp(arg, "--tokens-out") == 0 && has_value) {
+            a->tokens_out = argv[++i];
+        } else if (strcmp(arg, "--complete") == 0 && has_value) {
+            a->complete = argv[++i];
+        } else if (strcmp(arg, "--no-weld") == 0) {
+            a->weld = false;
+        } else if (strcmp(arg, "--seed") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 0, 18446744073709551615.0, &v);
+            a->params.seed = (uint64_t)v;
+        } else if (strcmp(arg, "--temperature") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 0, 1e6, &v);
+            a->params.temperature = (float)v;
+        } else if (strcmp(arg, "--top-k") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 0, 1e9, &v);
+            if (rc == 0 && v > 0 && v < 1) {
+                a->params.top_k = 0;
+                a->params.top_k_fraction = (float)v;
+            } else if (rc == 0 && v != (double)(int)v) {
+                fprintf(stderr, "meshgpt generate: --top-k takes a count or a fraction below 1, not %g\n", v);
+                rc = 2;
+            } else {
+                a->params.top_k = (int)v;
+                a->params.top_k_fraction = 0.0f; /* 0: no filter at all */
+            }
+        } else if (strcmp(arg, "--top-p") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 0, 1, &v);
+            a->params.top_p = (float)v;
+        } else if (strcmp(arg, "--min-p") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 0, 1, &v);
+            a->params.min_p = (float)v;
+        } else if (strcmp(arg, "--cond-scale") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], -1e6, 1e6, &v);
+            a->params.cond_scale = (float)v;
+        } else if (strcmp(arg, "--max-faces") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 1, 1e9, &v);
+            a->params.max_faces = (size_t)v;
+        } else if (strcmp(arg, "--max-tokens") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 1, 1e9, &v);
+            a->params.max_tokens = (size_t)v;
+        } else if (strcmp(arg, "--samples") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 1, 4096, &v);
+            a->params.samples = (size_t)v;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "meshgpt generate: unknown option %s (or it lacks its value)\n\n", arg);
+            usage(stderr);
+            return 2;
+        } else if (!a->text.prompt) {
+            a->text.prompt = arg;
+        } else {
+            fprintf(stderr, "meshgpt generate: one prompt only (got \"%s\" and \"%s\"): quote the text\n",
+                    a->text.prompt, arg);
+            return 2;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (!a->model_path || !a->output) {
+        fprintf(stderr, "meshgpt generate: give a model (-m) and an output file (-o)\n\n");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+int cli_text_open(cli_text *text, mg_context *ctx, mg_text_condition *condition)
+{
+    memset(condition, 0, sizeof *condition);
+    if (text->embedding_path) {
+        size_t shape[8];
+        int ndim = 0;
+        char error[1024];
+        if (cli_npy_read_f32(text->embedding_path, &text->embedding, shape, &ndim, error, sizeof error) != 0) {
+            fprintf(stderr, "meshgpt: %s\n", error);
+            return 1;
+        }
+        if (!(ndim == 2 || (ndim == 3 && shape[0] == 1))) {
+            fprintf(stderr, "meshgpt: %s must be [tokens, width] or [1, tokens, width]\n", text->embedding_path);
+            return 1;
+        }
+        condition->embedding = text->embedding;
+        condition->embedding_tokens = shape[ndim - 2];
+        condition->embedding_width = shape[ndim - 1];
+    }
+    if (text->encoder_dir && mg_text_encoder_load(ctx, text->encoder_dir, &text->encoder) != MG_OK) {
+        fprintf(stderr, "meshgpt: cannot load the text encoder: %s\n", mg_context_last_error(ctx));
+        return 1;
+    }
+    condition->prompt = text->prompt;
+    condition->encoder = text->encoder;
+    return 0;
+}
+
+void cli_text_close(cli_text *text)
+{
+    free(text->embedding);
+    text->embedding = NULL;
+    mg_text_encoder_free(text->encoder);
+    text->encoder = NULL;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signal_number)
+{
+    (void)signal_number;
+    interrupted = 1;
+}
+
+typedef struct progress {
+    double start;
+    size_t first_tokens; /* tokens of the partial mesh: not generated */
+    size_t max_faces;
+    bool tty;
+    bool printed;
+} progress;
+
+static bool on_progress(size_t faces, size_t tokens, void *user)
+{
+    progress *p = user;
+    const double seconds = now_seconds() - p->start;
+    const double rate = seconds > 0 ? (double)(tokens - p->first_tokens) / seconds : 0.0;
+    if (p->tty) {
+        fprintf(stderr, "\rfaces %zu", faces);
+        if (p->max_faces)
+            fprintf(stderr, " of at most %zu", p->max_faces);
+        fprintf(stderr, ", %zu tokens, %.1f tokens/s ", tokens, rate);
+        p->printed = true;
+    }
+    return !interrupted;
+}
+
+/* OUT.obj -> OUT_3.obj (the index before the extension) when there are several samples. */
+static void sample_path(const char *path, size_t index, size_t count, char *out, size_t size)
+{
+    if (count == 1) {
+        snprintf(out, size, "%s", path);
+        return;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash) || dot == path || (slash && dot == slash + 1))
+        snprintf(out, size, "%s_%zu", path, index);
+    else
+        snprintf(out, size, "%.*s_%zu%s", (int)(dot - path), path, index, dot);
+}
+
+static int write_mesh(const char *path, const mg_mesh *mesh, bool weld)
+{
+    char error[1024];
+    mg_mesh welded;
+    memset(&welded, 0, sizeof welded);
+    if (weld && mg_mesh_weld(mesh, &welded, error, sizeof error) != MG_OK) {
+        fprintf(stderr, "meshgpt: %s\n", error);
+        return 1;
+    }
+    mg_status status = mg_mesh_write(path, weld ? &welded : mesh, MG_MESH_FORMAT_AUTO, error, sizeof error);
+    mg_mesh_free(&welded);
+    if (status != MG_OK) {
+        fprintf(stderr, "meshgpt: %s\n", error);
+        return 1;
+    }
+    return 0;
+}
+
+/* Tokenizes the partial mesh of --complete with the model's autoencoder. */
+static int tokenize_partial(const char *path, mg_model *model, mg_context *ctx, mg_tokens *out)
+{
+    mg_mesh_read_params read = mg_mesh_read_default_params();
+    read.polygons = mg_model_face_size(model) == 4 ? MG_POLYGONS_QUADS : MG_POLYGONS_TRIANGULATE;
+    char error[1024];
+    mg_mesh mesh;
+    if (mg_mesh_read(path, &read, &mesh, error, sizeof error) != MG_OK) {
+        fprintf(stderr, "meshgpt: %s\n", error);
+        return 1;
+    }
+    mg_tokenize_params params = mg_tokenize_default_params();
+    int rc = 0;
+    if (mg_tokenize(model, &mesh, 1, &params, out, NULL) != MG_OK) {
+        fprintf(stderr, "meshgpt: cannot tokenize %s: %s\n", path, mg_context_last_error(ctx));
+        rc = 1;
+    }
+    mg_mesh_free(&mesh);
+    return rc;
+}
+
+static int run(generate_args *a)
+{
+    mg_context *ctx = cli_open_context(&a->common);
+    if (!ctx)
+        return 1;
+    mg_model *model = NULL;
+    mg_tokens partial;
+    memset(&partial, 0, sizeof partial);
+    const size_t samples = a->params.samples;
+    mg_mesh *meshes = calloc(samples, sizeof *meshes);
+    mg_tokens *tokens = calloc(samples, sizeof *tokens);
+    int rc = 0;
+    if (!meshes || !tokens) {
+        fprintf(stderr, "meshgpt: out of memory\n");
+        rc = 1;
+    }
+    if (rc == 0 && mg_model_load(ctx, a->model_path, &model) != MG_OK) {
+        fprintf(stderr, "meshgpt: cannot load the model: %s\n", mg_context_last_error(ctx));
+        rc = 1;
+    }
+    if (rc == 0)
+        rc = cli_text_open(&a->text, ctx, &a->params.text);
+    if (rc == 0 && a->complete) {
+        rc = tokenize_partial(a->complete, model, ctx, &partial);
+        a->params.completion = &partial;
+    }
+    progress state = {.start = now_seconds(), .first_tokens = partial.num_faces * partial.face_size * partial.levels,
+                      .max_faces = a->params.max_faces, .tty = isatty(2) != 0};
+    a->params.progress = on_progress;
+    a->params.progress_user_data = &state;
+    void (*previous)(int) = signal(SIGINT, on_interrupt);
+    mg_status status = MG_OK;
+    if (rc == 0) {
+        status = mg_generate(model, &a->params, meshes, tokens);
+        if (state.printed)
+            fputc('\n', stderr);
+        if (status != MG_OK) {
+            fprintf(stderr, "meshgpt: %s: %s\n", status == MG_ERR_CANCELLED ? "stopped" : "cannot generate",
+                    mg_context_last_error(ctx));
+            rc = status == MG_ERR_CANCELLED ? 130 : 1;
+        }
+    }
+    signal(SIGINT, previous);
+    const double seconds = now_seconds() - state.start;
+    size_t generated = 0;
+    for (size_t s = 0; rc == 0 && s < samples; s++)
+        generated += tokens[s].num_faces * tokens[s].face_size * tokens[s].levels - state.first_tokens;
+    if (rc == 0)
+        printf("generated %zu mesh%s in %.2f s (%zu new tokens, %.1f tokens/s)\n", samples, samples == 1 ? "" : "es",
+               seconds, generated, seconds > 0 ? (double)generated / seconds : 0.0);
+    for (size_t s = 0; rc == 0 && s < samples; s++) {
+        char path[4096], tokens_path[4096];
+        sample_path(a->output, s, samples, path, sizeof path);
+        if (meshes[s].num_faces == 0) {
+            printf("%s: no faces (the model ended the mesh at once), not written\n", path);
+            continue;
+        }
+        rc = write_mesh(path, &meshes[s], a->weld);
+        if (rc == 0 && a->tokens_out) {
+            char error[1024];
+            sample_path(a->tokens_out, s, samples, tokens_path, sizeof tokens_path);
+            if (mg_tokens_write_json(tokens_path, &tokens[s], a->model_path, a->text.prompt, error, sizeof error) !=
+                MG_OK) {
+                fprintf(stderr, "meshgpt: %s\n", error);
+                rc = 1;
+            }
+        }
+        if (rc == 0)
+            printf("%s: %zu faces%s%s\n", path, meshes[s].num_faces, a->tokens_out ? ", tokens in " : "",
+                   a->tokens_out ? tokens_path : "");
+    }
+    for (size_t s = 0; s < samples && meshes && tokens; s++) {
+        mg_mesh_free(&meshes[s]);
+        mg_tokens_free(&tokens[s]);
+    }
+    free(meshes);
+    free(tokens);
+    mg_tokens_free(&partial);
+    cli_text_close(&a->text);
+    mg_model_free(model);
+    mg_context_destroy(ctx);
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    generate_args args;
+    int rc = parse_args(argc, argv, &args);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    return run(&args);
+}
+
+/* Exposed for cmd_score.c through cli.h's text helpers only; the option parser is shared here. */
+bool cli_parse_text_option(int argc, char **argv, int *i, cli_text *text)
+{
+    return parse_text_option(argc, argv, i, text);
+}
