@@ -7,6 +7,7 @@
 
 #include "core/context.h"
 #include "core/half.h"
+#include "model/model_torch.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -101,6 +102,16 @@ const char *mg_model_file_ae_prefix(const mg_safetensors *file, const mg_model_c
         if (strncmp(file->tensors[i].name, AE_PREFIX, sizeof AE_PREFIX - 1) == 0)
             return AE_PREFIX;
     return "";
+}
+
+/* ---- opening ---- */
+
+mg_status mg_model_file_open(const char *path, mg_safetensors *file, mg_diag *diag)
+{
+    /* torch.save checkpoints (.pt/.bin/.ckpt) are zip archives: recognised by content, not by name. */
+    if (path && mg_torch_is_checkpoint_file(path))
+        return mg_torch_checkpoint_open(path, NULL, file, diag);
+    return mg_safetensors_open(path, file, diag);
 }
 
 /* ---- checking ---- */
@@ -323,7 +334,7 @@ mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_in
     mg_diag *diag = &ctx->diag;
 
     mg_safetensors file;
-    status = mg_safetensors_open(path, &file, diag);
+    status = mg_model_file_open(path, &file, diag);
     if (status != MG_OK)
         return status;
     mg_model_config config;
