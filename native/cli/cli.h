@@ -25,5 +25,6 @@ int cmd_bench_tokenize(int argc, char **argv);
 /* tokenize, decode and reconstruct */
 int cmd_tokenizer(const char *command, int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static void usage(FILE *out)
             "  bench ops            time every op on the device and on the CPU reference\n"
             "  bench tokenize       meshes/s and faces/s of the tokenizer on each device\n"
             "  info MODEL           describe a model file: config, parameters, dtypes\n"
+            "  convert IN -o OUT    write a PyTorch checkpoint (.pt/.bin/.ckpt) as a .safetensors model\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(command, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(command, "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
     usage(stderr);
     return 2;

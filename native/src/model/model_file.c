@@ -109,8 +109,18 @@ const char *mg_model_file_ae_prefix(const mg_safetensors *file, const mg_model_c
 mg_status mg_model_file_open(const char *path, mg_safetensors *file, mg_diag *diag)
 {
     /* torch.save checkpoints (.pt/.bin/.ckpt) are zip archives: recognised by content, not by name. */
-    if (path && mg_torch_is_checkpoint_file(path))
-        return mg_torch_checkpoint_open(path, NULL, file, diag);
+    if (path && mg_torch_is_checkpoint_file(path)) {
+        /* Trainer checkpoints: EMA weights unless MESHGPT_TORCH_WEIGHTS says "model". */
+        const char *choice = getenv("MESHGPT_TORCH_WEIGHTS");
+        mg_torch_options options = {.weights = !choice || !choice[0] || strcmp(choice, "auto") == 0
+                                                   ? MG_TORCH_WEIGHTS_AUTO
+                                               : strcmp(choice, "ema") == 0 ? MG_TORCH_WEIGHTS_EMA
+                                                                            : MG_TORCH_WEIGHTS_MODEL};
+        if (choice && choice[0] && strcmp(choice, "auto") && strcmp(choice, "ema") && strcmp(choice, "model"))
+            return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "MESHGPT_TORCH_WEIGHTS=\"%.40s\": use auto, model or ema",
+                           choice);
+        return mg_torch_checkpoint_open(path, &options, file, diag);
+    }
     return mg_safetensors_open(path, file, diag);
 }
 
