@@ -273,6 +273,8 @@ static const struct {
     {"torch._utils", "_rebuild_tensor_v3", MG_PK_G_REBUILD_TENSOR_V3, MG_ST_F32},
     {"torch._utils", "_rebuild_parameter", MG_PK_G_REBUILD_PARAMETER, MG_ST_F32},
     {"_codecs", "encode", MG_PK_G_CODECS_ENCODE, MG_ST_F32},
+    {"__builtin__", "bytes", MG_PK_G_BYTES, MG_ST_F32}, /* protocol 2 writes b"" as bytes() */
+    {"builtins", "bytes", MG_PK_G_BYTES, MG_ST_F32},
     {"torch", "FloatStorage", MG_PK_G_STORAGE_TYPE, MG_ST_F32},
     {"torch", "HalfStorage", MG_PK_G_STORAGE_TYPE, MG_ST_F16},
     {"torch", "BFloat16Storage", MG_PK_G_STORAGE_TYPE, MG_ST_BF16},
@@ -326,7 +328,7 @@ static mg_status push_global(machine *m, const char *module, size_t module_len, 
     shown[o] = '\0';
     return mg_fail(m->diag, MG_ERR_UNSUPPORTED, "%s: pickle byte %zu: the checkpoint refers to '%s', which is not one "
                    "of the constructors a PyTorch state dict uses (collections.OrderedDict, torch._utils._rebuild_"
-                   "tensor_v2/_v3, torch.*Storage, _codecs.encode); refusing it, nothing was executed. Save the "
+                   "tensor_v2/_v3, torch.*Storage, _codecs.encode, bytes); refusing it, nothing was executed. Save the "
                    "model's state_dict() (or model.save()) instead of arbitrary Python objects", m->source,
                    m->opcode_at, shown);
 }
@@ -465,6 +467,16 @@ static mg_status op_reduce(machine *m)
         return push(m, args->as.seq.items[0]);
     case MG_PK_G_CODECS_ENCODE:
         return codecs_encode(m, args);
+    case MG_PK_G_BYTES: {
+        if (args->as.seq.count != 0)
+            return fail_at(m, MG_ERR_UNSUPPORTED, "bytes() with arguments (torch.save writes only bytes())");
+        mg_pk_value *v = new_value(m, MG_PK_BYTES);
+        char *empty = v ? calloc(1, 1) : NULL;
+        if (!empty)
+            return out_of_memory(m);
+        v->as.text.data = empty;
+        return push(m, v);
+    }
     case MG_PK_G_STORAGE_TYPE:
     case MG_PK_G_DTYPE:
         break;

@@ -46,6 +46,7 @@ typedef enum mg_pk_global {
     MG_PK_G_REBUILD_TENSOR_V3,
     MG_PK_G_REBUILD_PARAMETER,
     MG_PK_G_CODECS_ENCODE,
+    MG_PK_G_BYTES,        /* bytes(): an empty bytes object */
     MG_PK_G_STORAGE_TYPE, /* torch.FloatStorage, ...: `dtype` says which */
     MG_PK_G_DTYPE         /* torch.float32, ...: `dtype` says which */
 } mg_pk_global;
