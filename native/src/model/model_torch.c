@@ -552,6 +552,47 @@ static bool has_prefix(const mg_safetensors *file, const char *prefix)
     return false;
 }
 
+/* Value-residual mixers (meshgpt >= 1.7.1) change the attention math; 1.7.2's kwargs default them on. A
+ * config.json from an older release does not mention them, so the tensors decide, and the kwargs say so. */
+static mg_status settle_value_residual(const mg_safetensors *file, const char *source, char **transformer_json,
+                                       mg_diag *diag)
+{
+    bool mixers = false;
+    for (size_t i = 0; i < file->count && !mixers; i++)
+        mixers = strstr(file->tensors[i].name, ".to_value_residual_mix.") != NULL;
+    cJSON *kwargs = cJSON_Parse(*transformer_json);
+    if (!cJSON_IsObject(kwargs)) {
+        cJSON_Delete(kwargs);
+        return MG_OK; /* the transformer's own parser reports a bad object */
+    }
+    cJSON *attn = cJSON_GetObjectItemCaseSensitive(kwargs, "attn_kwargs");
+    if (!attn)
+        attn = cJSON_AddObjectToObject(kwargs, "attn_kwargs");
+    mg_status status = MG_OK;
+    const cJSON *given = cJSON_IsObject(attn) ? cJSON_GetObjectItemCaseSensitive(attn, "add_value_residual") : NULL;
+    if (cJSON_IsObject(attn) && !given) {
+        char *printed = cJSON_AddBoolToObject(attn, "add_value_residual", mixers) ? cJSON_PrintUnformatted(kwargs)
+                                                                                   : NULL;
+        char *copy = printed ? duplicate(printed) : NULL;
+        cJSON_free(printed);
+        if (!copy) {
+            status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory");
+        } else {
+            free(*transformer_json);
+            *transformer_json = copy;
+            mg_log(diag, MG_LOG_INFO, "%s: the transformer config does not say whether attention mixes value "
+                   "residuals; the tensors say %s (attn_kwargs.add_value_residual = %s)", source,
+                   mixers ? "it does" : "it does not (a checkpoint from before meshgpt-pytorch 1.7.1)",
+                   mixers ? "true" : "false");
+        }
+    } else if (given && cJSON_IsBool(given) && cJSON_IsTrue(given) != mixers) {
+        mg_log(diag, MG_LOG_WARN, "%s: attn_kwargs.add_value_residual is %s but the checkpoint %s value-residual "
+               "mixers", source, cJSON_IsTrue(given) ? "true" : "false", mixers ? "has" : "has no");
+    }
+    cJSON_Delete(kwargs);
+    return status;
+}
+
 static mg_status build_config(const char *path, const mg_torch_options *options, const mg_safetensors *file,
                               mg_model_config *config, mg_diag *diag)
 {
@@ -609,6 +650,8 @@ static mg_status build_config(const char *path, const mg_torch_options *options,
         free(config->transformer_json);
         config->transformer_json = NULL;
     }
+    if (status == MG_OK && config->has_transformer && config->transformer_json)
+        status = settle_value_residual(file, path, &config->transformer_json, diag);
     if (status == MG_OK && inferred_ae)
         status = mg_ae_config_validate(&config->autoencoder, diag);
     free(text);
