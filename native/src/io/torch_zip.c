@@ -207,6 +207,11 @@ static mg_status read_entry(const mg_zip *zip, const directory *dir, uint64_t *c
         return mg_fail(diag, MG_ERR_FORMAT, "%s: stored zip entry '%.200s' has sizes %llu and %llu that differ: the "
                        "file is corrupt", zip->source, e->name, (unsigned long long)e->compressed_size,
                        (unsigned long long)e->size);
+    /* Deflate expands at most 1032-fold: a larger claim would only make the reader allocate for nothing. */
+    if (e->method == METHOD_DEFLATE && e->size / 1032 > e->compressed_size + 1)
+        return mg_fail(diag, MG_ERR_FORMAT, "%s: zip entry '%.200s' claims %llu bytes from %llu deflated ones, more "
+                       "than deflate can produce: the file is corrupt", zip->source, e->name,
+                       (unsigned long long)e->size, (unsigned long long)e->compressed_size);
     /* The local header: its name and extra field lengths may differ from the directory's. */
     if (local > dir->offset || dir->offset - local < LOCAL_SIZE || le32(b + local) != SIG_LOCAL)
         return mg_fail(diag, MG_ERR_FORMAT, "%s: zip entry '%.200s' points at byte %llu, where no entry starts: the "

@@ -339,6 +339,7 @@ mg_status mg_torch_read_tensors(mg_zip *zip, const mg_torch_options *options, mg
     planned *plan = NULL;
     size_t planned_count = 0;
     uint8_t *arena = NULL;
+    void **inflated = NULL; /* by entry index */
     status = mg_zip_entry_data(zip, pkl_entry, pkl_scratch, &pkl_bytes, diag);
     if (status == MG_OK)
         status = mg_pickle_load(pkl_bytes, (size_t)pkl_entry->size, source, &pickle, diag);
@@ -405,6 +406,24 @@ mg_status mg_torch_read_tensors(mg_zip *zip, const mg_torch_options *options, mg
         if (p->to_gamma)
             converted++;
     }
+    /* Views that overlap (stride 0, or many views of one storage) could make the copies far larger than the
+     * file; an honest checkpoint copies at most about what its storages hold. */
+    uint64_t storage_bytes = 0;
+    bool *seen = status == MG_OK ? calloc(zip->count ? zip->count : 1, sizeof *seen) : NULL;
+    if (status == MG_OK && !seen)
+        status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "%s: out of memory", source);
+    for (size_t i = 0; status == MG_OK && i < planned_count; i++) {
+        size_t e = (size_t)(plan[i].entry - zip->entries);
+        if (!seen[e])
+            storage_bytes += plan[i].entry->size;
+        seen[e] = true;
+    }
+    free(seen);
+    if (status == MG_OK && arena_size > 2 * storage_bytes + ((uint64_t)16 << 20))
+        status = mg_fail(diag, MG_ERR_FORMAT, "%s: the tensors view their storages so that copying them would take "
+                         "%llu bytes from %llu stored: overlapping or broadcast views are not a state dict (save "
+                         "tensors with .contiguous())", source, (unsigned long long)arena_size,
+                         (unsigned long long)storage_bytes);
     if (status == MG_OK && arena_size && (arena_size > SIZE_MAX || !(arena = malloc((size_t)arena_size))))
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "%s: out of memory for %llu bytes of copied tensors", source,
                          (unsigned long long)arena_size);
@@ -414,18 +433,28 @@ mg_status mg_torch_read_tensors(mg_zip *zip, const mg_torch_options *options, mg
         planned *p = &plan[i];
         const mg_pk_tensor *t = p->tensor;
         size_t elem = mg_st_dtype_size(t->dtype);
-        void *inflated = NULL;
         const uint8_t *storage = NULL;
-        if (p->entry->method != 0 && p->count > 0) {
-            inflated = p->entry->size <= SIZE_MAX ? malloc(p->entry->size ? (size_t)p->entry->size : 1) : NULL;
-            if (!inflated)
-                status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "%s: out of memory inflating '%.100s'", source, p->name);
-        }
         static const uint8_t nothing[1];
-        if (status == MG_OK && p->count == 0)
+        if (p->count == 0) {
             storage = nothing; /* an empty tensor reads no bytes */
-        else if (status == MG_OK)
-            status = mg_zip_entry_data(zip, p->entry, inflated, &storage, diag);
+        } else if (p->entry->method == 0) {
+            status = mg_zip_entry_data(zip, p->entry, NULL, &storage, diag);
+        } else {
+            /* Each deflated storage is inflated once, however many tensors view it. */
+            size_t e = (size_t)(p->entry - zip->entries);
+            if (!inflated && !(inflated = calloc(zip->count, sizeof *inflated)))
+                status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "%s: out of memory", source);
+            if (status == MG_OK && !inflated[e]) {
+                inflated[e] = p->entry->size <= SIZE_MAX ? malloc(p->entry->size ? (size_t)p->entry->size : 1) : NULL;
+                if (!inflated[e])
+                    status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "%s: out of memory inflating '%.100s'", source,
+                                     p->name);
+                else
+                    status = mg_zip_entry_data(zip, p->entry, inflated[e], &storage, diag);
+            } else if (status == MG_OK) {
+                storage = inflated[e];
+            }
+        }
         mg_st_tensor *o = &out->tensors[out->count];
         if (status == MG_OK) {
             o->dtype = p->to_gamma ? MG_ST_F32 : t->dtype;
@@ -459,7 +488,6 @@ mg_status mg_torch_read_tensors(mg_zip *zip, const mg_torch_options *options, mg
             out->count++;
             out->data_size += o->end;
         }
-        free(inflated);
     }
     if (status == MG_OK && converted)
         mg_log(diag, MG_LOG_INFO, "%s: %zu x-transformers < 1.31 LayerNorm weights converted to gamma = weight - 1",
@@ -467,6 +495,9 @@ mg_status mg_torch_read_tensors(mg_zip *zip, const mg_torch_options *options, mg
     for (size_t i = 0; i < planned_count; i++)
         free(plan[i].name);
     free(plan);
+    for (size_t i = 0; inflated && i < zip->count; i++)
+        free(inflated[i]);
+    free(inflated);
     mg_pickle_free(&pickle);
     free(pkl_scratch);
     if (status != MG_OK) {
