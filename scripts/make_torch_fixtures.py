@@ -18,6 +18,7 @@ from torch), so the test compares the reader against PyTorch's own values:
   layernorm_old.pt      x-transformers < 1.31 LayerNorm keys (decoder.layers.N.0.0.weight, final_norm.weight)
   layernorm_new.pt      the same model with >= 1.31.3 keys: gamma = weight - 1 (-> layernorm.safetensors
                         expected from both)
+  legacy.pt             the pre-1.6 format (_use_new_zipfile_serialization=False): refused with advice
   evil_global.pt        a pickle that would call os.system (refused; nothing may run)
   oob_storage.pt        state_dict.pt with one storage cut short (a tensor reaches past its storage)
 """
@@ -100,6 +101,7 @@ def state_dict_fixture():
     assert sd["shared_a"].storage().data_ptr() == sd["shared_b"].storage().data_ptr()
     assert not sd["transposed"].is_contiguous() and not sd["strided"].is_contiguous()
     save(os.path.join(OUT, "state_dict.pt"), sd)
+    torch.save({"w": sd["f32"]}, os.path.join(OUT, "legacy.pt"), _use_new_zipfile_serialization=False)
     write_safetensors(os.path.join(OUT, "state_dict.safetensors"), sd)
     rezip(os.path.join(OUT, "state_dict.pt"), os.path.join(OUT, "deflated.pt"), compression=zipfile.ZIP_DEFLATED)
 

@@ -339,6 +339,15 @@ Test(torch_checkpoint, truncated_archives_are_refused_with_a_reason)
     free(bytes);
 }
 
+Test(torch_checkpoint, the_legacy_format_is_refused_with_advice)
+{
+    mg_context *ctx = test_cpu_context();
+    mg_model *model = NULL;
+    cr_assert_eq(mg_model_load(ctx, TORCH("legacy.pt"), &model), MG_ERR_UNSUPPORTED, "%s", mg_context_last_error(ctx));
+    cr_assert(strstr(mg_context_last_error(ctx), "legacy format"), "%s", mg_context_last_error(ctx));
+    test_close(ctx);
+}
+
 Test(torch_checkpoint, a_checkpoint_of_another_model_says_so)
 {
     mg_context *ctx = test_cpu_context();

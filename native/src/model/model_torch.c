@@ -26,6 +26,12 @@ bool mg_torch_has_magic(const void *bytes, size_t size)
     return mg_zip_has_magic(bytes, size);
 }
 
+/* torch.save before PyTorch 1.6 (or with _use_new_zipfile_serialization=False): a bare pickle stream. */
+static bool is_legacy_pickle(const uint8_t *head, size_t n)
+{
+    return n >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
+}
+
 bool mg_torch_is_checkpoint_file(const char *path)
 {
     FILE *f = path ? fopen(path, "rb") : NULL;
@@ -34,7 +40,7 @@ bool mg_torch_is_checkpoint_file(const char *path)
     uint8_t head[4];
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
-    return mg_torch_has_magic(head, n);
+    return mg_torch_has_magic(head, n) || is_legacy_pickle(head, n);
 }
 
 /* ---- finding the state dict ---- */
@@ -700,6 +706,15 @@ mg_status mg_torch_checkpoint_open(const char *path, const mg_torch_options *opt
     memset(out, 0, sizeof *out);
     if (!path)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "mg_torch_checkpoint_open: path is NULL");
+    FILE *f = fopen(path, "rb");
+    uint8_t head[4];
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f)
+        fclose(f);
+    if (is_legacy_pickle(head, n))
+        return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s was saved in PyTorch's legacy format (before 1.6, or with "
+                       "_use_new_zipfile_serialization=False), which is not read: load and save it again with a "
+                       "current PyTorch (torch.save(torch.load(path), path))", path);
     mg_zip zip;
     mg_status status = mg_zip_open(path, &zip, diag);
     if (status != MG_OK)
