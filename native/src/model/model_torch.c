@@ -589,8 +589,10 @@ static bool has_prefix(const mg_safetensors *file, const char *prefix)
     return false;
 }
 
-/* Value-residual mixers (meshgpt >= 1.7.1) change the attention math; 1.7.2's kwargs default them on. A
- * config.json from an older release does not mention them, so the tensors decide, and the kwargs say so. */
+/* Value-residual mixers (meshgpt >= 1.7.1) change the attention math. Upstream's default attn_kwargs turn them
+ * on, and passing attn_kwargs replaces that whole default dict (so a dict without the key turns them off). A
+ * config.json from before 1.7.1 relies on the old default (no mixers), so the tensors decide where the kwargs
+ * are silent or wrong, and the kwargs are rewritten to say what the tensors hold. */
 static mg_status settle_value_residual(const mg_safetensors *file, const char *source, char **transformer_json,
                                        mg_diag *diag)
 {
@@ -603,13 +605,27 @@ static mg_status settle_value_residual(const mg_safetensors *file, const char *s
         return MG_OK; /* the transformer's own parser reports a bad object */
     }
     cJSON *attn = cJSON_GetObjectItemCaseSensitive(kwargs, "attn_kwargs");
-    if (!attn)
-        attn = cJSON_AddObjectToObject(kwargs, "attn_kwargs");
+    if (attn && !cJSON_IsObject(attn)) {
+        cJSON_Delete(kwargs);
+        return MG_OK;
+    }
+    const cJSON *given = attn ? cJSON_GetObjectItemCaseSensitive(attn, "add_value_residual") : NULL;
+    bool says = attn ? cJSON_IsTrue(given) : true; /* no attn_kwargs: upstream 1.7.2's default, mixers on */
     mg_status status = MG_OK;
-    const cJSON *given = cJSON_IsObject(attn) ? cJSON_GetObjectItemCaseSensitive(attn, "add_value_residual") : NULL;
-    if (cJSON_IsObject(attn) && !given) {
-        char *printed = cJSON_AddBoolToObject(attn, "add_value_residual", mixers) ? cJSON_PrintUnformatted(kwargs)
-                                                                                   : NULL;
+    if (says != mixers) {
+        if (!attn) {
+            /* The pre-1.7.1 default dict. */
+            attn = cJSON_AddObjectToObject(kwargs, "attn_kwargs");
+            if (attn) {
+                cJSON_AddBoolToObject(attn, "ff_glu", true);
+                cJSON_AddNumberToObject(attn, "attn_num_mem_kv", 4);
+            }
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(attn, "add_value_residual");
+        cJSON_DeleteItemFromObjectCaseSensitive(attn, "learned_value_residual_mix");
+        bool ok = attn && cJSON_AddBoolToObject(attn, "add_value_residual", mixers) &&
+                  (!mixers || cJSON_AddBoolToObject(attn, "learned_value_residual_mix", true));
+        char *printed = ok ? cJSON_PrintUnformatted(kwargs) : NULL;
         char *copy = printed ? duplicate(printed) : NULL;
         cJSON_free(printed);
         if (!copy) {
@@ -617,14 +633,11 @@ static mg_status settle_value_residual(const mg_safetensors *file, const char *s
         } else {
             free(*transformer_json);
             *transformer_json = copy;
-            mg_log(diag, MG_LOG_INFO, "%s: the transformer config does not say whether attention mixes value "
-                   "residuals; the tensors say %s (attn_kwargs.add_value_residual = %s)", source,
-                   mixers ? "it does" : "it does not (a checkpoint from before meshgpt-pytorch 1.7.1)",
-                   mixers ? "true" : "false");
+            mg_log(diag, given ? MG_LOG_WARN : MG_LOG_INFO, "%s: the transformer config %s value-residual mixers but "
+                   "the checkpoint %s them%s; following the checkpoint (attn_kwargs.add_value_residual = %s)", source,
+                   says ? "implies" : "has no", mixers ? "has" : "lacks",
+                   mixers ? "" : " (saved before meshgpt-pytorch 1.7.1)", mixers ? "true" : "false");
         }
-    } else if (given && cJSON_IsBool(given) && cJSON_IsTrue(given) != mixers) {
-        mg_log(diag, MG_LOG_WARN, "%s: attn_kwargs.add_value_residual is %s but the checkpoint %s value-residual "
-               "mixers", source, cJSON_IsTrue(given) ? "true" : "false", mixers ? "has" : "has no");
     }
     cJSON_Delete(kwargs);
     return status;

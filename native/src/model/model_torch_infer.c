@@ -207,6 +207,8 @@ mg_status mg_infer_transformer_kwargs(const mg_safetensors *file, const char *so
     for (size_t i = 0; i < file->count && !value_residual; i++)
         value_residual = strstr(file->tensors[i].name, ".to_value_residual_mix.") != NULL;
     cJSON_AddBoolToObject(attn_kwargs, "add_value_residual", value_residual);
+    if (value_residual)
+        cJSON_AddBoolToObject(attn_kwargs, "learned_value_residual_mix", true);
     int fine_layers, fine_ff;
     count_layers(file, "fine_decoder", &fine_layers, &fine_ff);
     cJSON_AddNumberToObject(k, "fine_attn_depth", fine_ff);
