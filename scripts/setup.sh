@@ -10,6 +10,7 @@ packages=(
     vulkan-validationlayers  # the tests run under VK_LAYER_KHRONOS_validation
     glslang-tools            # glslangValidator compiles the shaders at build time
     libcglm-dev libcjson-dev # math and JSON for the model code
+    zlib1g-dev               # inflating deflated entries of PyTorch checkpoints
     libcriterion-dev         # the C test framework
     clang libclang-rt-14-dev # libFuzzer harnesses (scripts/fuzz.sh)
 )

@@ -49,5 +49,6 @@ int cli_text_open(cli_text *text, mg_context *ctx, mg_text_condition *condition)
 void cli_text_close(cli_text *text);
 /* Consumes --text-encoder DIR / --text-embedding FILE; returns false for any other argument. */
 bool cli_parse_text_option(int argc, char **argv, int *i, cli_text *text);
+int cmd_convert(int argc, char **argv);
 
 #endif

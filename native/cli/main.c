@@ -20,6 +20,7 @@ static void usage(FILE *out)
             "  info MODEL           describe a model file: config, parameters, dtypes\n"
             "  generate \"TEXT\"      generate meshes from a prompt with a MeshTransformer model\n"
             "  score TOKENS.json    the transformer's loss (and logits) on a token file\n"
+            "  convert IN -o OUT    write a PyTorch checkpoint (.pt/.bin/.ckpt) as a .safetensors model\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -101,6 +102,8 @@ int main(int argc, char **argv)
         return cmd_generate(argc - 1, argv + 1);
     if (strcmp(command, "score") == 0)
         return cmd_score(argc - 1, argv + 1);
+    if (strcmp(command, "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
     usage(stderr);
     return 2;

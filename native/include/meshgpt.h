@@ -353,6 +353,24 @@ MG_API mg_status mg_model_inspect(const char *path, char **out_text, char *error
 /* Frees a string the library allocated. NULL is ignored. */
 MG_API void mg_string_free(char *text);
 
+/* Options of mg_model_convert; zeroed (or NULL) means the defaults. */
+typedef struct mg_convert_params {
+    const char *config_path; /* meshgpt-pytorch kwargs JSON; NULL: config.json beside the input, else inferred */
+    const char *dtype;       /* float tensors as "f32", "f16" or "bf16"; NULL: as stored */
+    const char *weights;     /* trainer checkpoints: "auto" (EMA when present, default), "model" or "ema" */
+    bool verbose;            /* also log what was inferred or converted (info level) to stderr */
+} mg_convert_params;
+
+/*
+ * Writes a model file in this project's format (.safetensors with the
+ * configuration in its metadata) from a PyTorch checkpoint (torch.save zip:
+ * model.save() files, trainer checkpoints, state dicts) or another model
+ * file, so later loads are instant. The tensors are checked against the
+ * configuration first; nothing is executed from the checkpoint.
+ */
+MG_API mg_status mg_model_convert(const char *input, const char *output, const mg_convert_params *params,
+                                  char *error, size_t error_size);
+
 /* ------------------------------------------------------------------------- */
 /* Tokens: the autoencoder as a mesh tokenizer                               */
 /* ------------------------------------------------------------------------- */

@@ -193,7 +193,7 @@ mg_status mg_model_inspect(const char *path, char **out_text, char *error, size_
     size_t spec_count = 0;
     mg_tensor_desc *descs = NULL;
     bool from_metadata = false;
-    status = mg_safetensors_open(path, &file, &diag);
+    status = mg_model_file_open(path, &file, &diag);
     if (status == MG_OK)
         status = mg_model_file_read_config(&file, path, &config, &from_metadata, &diag);
     const char *prefix = status == MG_OK ? mg_model_file_ae_prefix(&file, &config) : "";

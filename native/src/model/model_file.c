@@ -9,6 +9,7 @@
 
 #include "core/context.h"
 #include "core/half.h"
+#include "model/model_torch.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -103,6 +104,26 @@ const char *mg_model_file_ae_prefix(const mg_safetensors *file, const mg_model_c
         if (strncmp(file->tensors[i].name, AE_PREFIX, sizeof AE_PREFIX - 1) == 0)
             return AE_PREFIX;
     return "";
+}
+
+/* ---- opening ---- */
+
+mg_status mg_model_file_open(const char *path, mg_safetensors *file, mg_diag *diag)
+{
+    /* torch.save checkpoints (.pt/.bin/.ckpt) are zip archives: recognised by content, not by name. */
+    if (path && mg_torch_is_checkpoint_file(path)) {
+        /* Trainer checkpoints: EMA weights unless MESHGPT_TORCH_WEIGHTS says "model". */
+        const char *choice = getenv("MESHGPT_TORCH_WEIGHTS");
+        mg_torch_options options = {.weights = !choice || !choice[0] || strcmp(choice, "auto") == 0
+                                                   ? MG_TORCH_WEIGHTS_AUTO
+                                               : strcmp(choice, "ema") == 0 ? MG_TORCH_WEIGHTS_EMA
+                                                                            : MG_TORCH_WEIGHTS_MODEL};
+        if (choice && choice[0] && strcmp(choice, "auto") && strcmp(choice, "ema") && strcmp(choice, "model"))
+            return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "MESHGPT_TORCH_WEIGHTS=\"%.40s\": use auto, model or ema",
+                           choice);
+        return mg_torch_checkpoint_open(path, &options, file, diag);
+    }
+    return mg_safetensors_open(path, file, diag);
 }
 
 /* ---- checking ---- */
@@ -368,7 +389,7 @@ mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_in
     mg_diag *diag = &ctx->diag;
 
     mg_safetensors file;
-    status = mg_safetensors_open(path, &file, diag);
+    status = mg_model_file_open(path, &file, diag);
     if (status != MG_OK)
         return status;
     mg_model_config config;

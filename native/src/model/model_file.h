@@ -29,6 +29,10 @@ void mg_model_file_info_free(mg_model_file_info *info);
 #include "io/safetensors.h"
 #include "model/config_json.h"
 
+/* Opens a model file: a .safetensors, or a PyTorch checkpoint (zip magic) read by model_torch.h into the same
+ * shape (its configuration in the "meshgpt" metadata). */
+mg_status mg_model_file_open(const char *path, mg_safetensors *file, mg_diag *diag);
+
 /* The configuration of an opened file: its "meshgpt" metadata, else config.json beside `path`.
  * *from_metadata (may be NULL) tells which. */
 mg_status mg_model_file_read_config(const mg_safetensors *file, const char *path, mg_model_config *config,

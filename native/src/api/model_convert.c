@@ -1,0 +1,175 @@
+/*
+ * mg_model_convert (`meshgpt convert`): any model file the loader reads
+ * (PyTorch checkpoint or .safetensors) written once in this project's format,
+ * optionally with the float tensors in another dtype.
+ */
+#include "meshgpt.h"
+
+#include "core/diag.h"
+#include "core/half.h"
+#include "model/model_file.h"
+#include "model/model_torch.h"
+#include "model/model_write.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CONFIG_FILE_BYTES (16u << 20)
+
+static bool is_float(mg_st_dtype d)
+{
+    return d == MG_ST_F32 || d == MG_ST_F16 || d == MG_ST_BF16 || d == MG_ST_F64;
+}
+
+static float load_float(mg_st_dtype d, const uint8_t *p)
+{
+    float v;
+    uint16_t h;
+    switch (d) {
+    case MG_ST_F16:
+        memcpy(&h, p, 2);
+        return mg_half_to_float(h);
+    case MG_ST_BF16: {
+        memcpy(&h, p, 2);
+        uint32_t wide = (uint32_t)h << 16;
+        memcpy(&v, &wide, 4);
+        return v;
+    }
+    case MG_ST_F64: {
+        double x;
+        memcpy(&x, p, 8);
+        return (float)x;
+    }
+    default:
+        memcpy(&v, p, 4);
+        return v;
+    }
+}
+
+/* Round to nearest even; NaN stays NaN. */
+static uint16_t float_to_bf16(float value)
+{
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu))
+        return (uint16_t)((bits >> 16) | 0x40);
+    bits += 0x7FFFu + ((bits >> 16) & 1u);
+    return (uint16_t)(bits >> 16);
+}
+
+static void *convert_tensor(const mg_st_tensor *t, mg_st_dtype to)
+{
+    size_t out_elem = mg_st_dtype_size(to);
+    uint8_t *out = malloc(t->count ? (size_t)t->count * out_elem : 1);
+    if (!out)
+        return NULL;
+    size_t in_elem = mg_st_dtype_size(t->dtype);
+    for (uint64_t i = 0; i < t->count; i++) {
+        float v = load_float(t->dtype, t->data + i * in_elem);
+        if (to == MG_ST_F32) {
+            memcpy(out + 4 * i, &v, 4);
+        } else {
+            uint16_t h = to == MG_ST_F16 ? mg_float_to_half(v) : float_to_bf16(v);
+            memcpy(out + 2 * i, &h, 2);
+        }
+    }
+    return out;
+}
+
+static mg_status read_config_path(const char *path, mg_model_config *config, mg_diag *diag)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mg_fail(diag, MG_ERR_IO, "cannot open the config %s", path);
+    char *text = malloc(MAX_CONFIG_FILE_BYTES + 1);
+    size_t n = text ? fread(text, 1, MAX_CONFIG_FILE_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!text)
+        return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory reading %s", path);
+    mg_status status = n > MAX_CONFIG_FILE_BYTES
+                           ? mg_fail(diag, MG_ERR_FORMAT, "%s is over 16 MiB: not a model config", path)
+                           : mg_model_config_parse_kwargs_file(text, n, path, config, diag);
+    free(text);
+    return status;
+}
+
+static mg_status convert(const char *input, const char *output, const mg_convert_params *params, mg_diag *diag)
+{
+    mg_torch_options options = {.config_path = params ? params->config_path : NULL};
+    const char *weights = params && params->weights ? params->weights : "auto";
+    if (strcmp(weights, "auto") == 0)
+        options.weights = MG_TORCH_WEIGHTS_AUTO;
+    else if (strcmp(weights, "model") == 0)
+        options.weights = MG_TORCH_WEIGHTS_MODEL;
+    else if (strcmp(weights, "ema") == 0)
+        options.weights = MG_TORCH_WEIGHTS_EMA;
+    else
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "weights \"%s\": use auto, model or ema", weights);
+    bool change = params && params->dtype;
+    mg_st_dtype to = MG_ST_F32;
+    if (change && strcmp(params->dtype, "f32") != 0 && strcmp(params->dtype, "f16") != 0 &&
+        strcmp(params->dtype, "bf16") != 0)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "dtype \"%s\": use f32, f16 or bf16", params->dtype);
+    if (change)
+        to = strcmp(params->dtype, "f16") == 0 ? MG_ST_F16 : strcmp(params->dtype, "bf16") == 0 ? MG_ST_BF16 : MG_ST_F32;
+
+    mg_safetensors file;
+    bool torch = mg_torch_is_checkpoint_file(input);
+    mg_status status = torch ? mg_torch_checkpoint_open(input, &options, &file, diag)
+                             : mg_safetensors_open(input, &file, diag);
+    if (status != MG_OK)
+        return status;
+    mg_model_config config;
+    memset(&config, 0, sizeof config);
+    if (!torch && options.config_path)
+        status = read_config_path(options.config_path, &config, diag);
+    else
+        status = mg_model_file_read_config(&file, input, &config, NULL, diag);
+    mg_st_write_tensor *tensors = calloc(file.count ? file.count : 1, sizeof *tensors);
+    void **buffers = calloc(file.count ? file.count : 1, sizeof *buffers);
+    if (status == MG_OK && (!tensors || !buffers))
+        status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting %s", input);
+    for (size_t i = 0; status == MG_OK && i < file.count; i++) {
+        const mg_st_tensor *t = &file.tensors[i];
+        mg_st_write_tensor *w = &tensors[i];
+        w->name = t->name;
+        w->dtype = t->dtype;
+        w->ndim = t->ndim;
+        memcpy(w->shape, t->shape, sizeof w->shape);
+        w->data = t->data;
+        if (change && is_float(t->dtype) && t->dtype != to) {
+            buffers[i] = convert_tensor(t, to);
+            if (!buffers[i])
+                status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting '%s'", t->name);
+            w->dtype = to;
+            w->data = buffers[i];
+        }
+    }
+    if (status == MG_OK)
+        status = mg_model_write(output, &config, tensors, file.count, diag);
+    for (size_t i = 0; buffers && i < file.count; i++)
+        free(buffers[i]);
+    free(buffers);
+    free(tensors);
+    mg_model_config_free(&config);
+    mg_safetensors_close(&file);
+    return status;
+}
+
+mg_status mg_model_convert(const char *input, const char *output, const mg_convert_params *params, char *error,
+                           size_t error_size)
+{
+    mg_diag diag;
+    mg_diag_init(&diag, NULL, NULL, params && params->verbose ? MG_LOG_INFO : MG_LOG_WARN);
+    if (error && error_size)
+        error[0] = '\0';
+    mg_status status = !input || !output
+                           ? mg_fail(&diag, MG_ERR_INVALID_ARGUMENT, "mg_model_convert: input and output must not "
+                                     "be NULL")
+                           : convert(input, output, params, &diag);
+    if (status != MG_OK)
+        mg_diag_copy_error(&diag, error, error_size);
+    mg_diag_destroy(&diag);
+    return status;
+}
