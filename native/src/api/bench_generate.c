@@ -106,7 +106,7 @@ static mg_status random_weights(mg_context *ctx, const mg_tf_config *c, bool fp1
         mg_weight *w = &weights->items[weights->count];
         memcpy(w->name, s->name, sizeof w->name);
         w->count = n;
-        status = mg_tensor_create(ctx, fp16 && s->ndim >= 2 ? MG_DTYPE_F16 : MG_DTYPE_F32, s->ndim, s->shape,
+        status = mg_tensor_create(ctx, fp16 ? MG_DTYPE_F16 : MG_DTYPE_F32, s->ndim, s->shape,
                                   &w->tensor);
         if (status == MG_OK) {
             weights->count++;
