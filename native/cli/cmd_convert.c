@@ -7,7 +7,7 @@
 static void convert_usage(FILE *out)
 {
     fprintf(out, "usage: meshgpt convert IN [--config config.json] -o OUT.safetensors [--dtype f32|f16|bf16]\n"
-                 "                       [--weights auto|model|ema] [-v]\n\n"
+                 "                       [--weights auto|model|ema] [--allow-missing] [-v]\n\n"
                  "Writes a model file (.safetensors with its configuration in the metadata) from a\n"
                  "meshgpt-pytorch checkpoint saved by torch.save (.pt/.bin/.ckpt: model.save() files,\n"
                  "trainer checkpoints, state dicts) or another model file; later loads are instant.\n"
@@ -17,6 +17,9 @@ static void convert_usage(FILE *out)
                  "                  shapes, with defaults for the rest, listed with -v)\n"
                  "  --dtype T       store the float tensors as f32, f16 or bf16 (default: as stored)\n"
                  "  --weights W     trainer checkpoints: auto (EMA weights when present), model or ema\n"
+                 "  --allow-missing write tensors IN lacks at their initial values (norm gains neutral,\n"
+                 "                  the rest 0) and drop unexpected ones, with a warning naming them\n"
+                 "                  (default: refuse; mis-shaped tensors are always refused)\n"
                  "  -v, --verbose   say what was inferred and converted\n");
 }
 
@@ -33,6 +36,10 @@ int cmd_convert(int argc, char **argv)
         }
         if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
             params.verbose = true;
+            continue;
+        }
+        if (strcmp(arg, "--allow-missing") == 0) {
+            params.allow_missing = true;
             continue;
         }
         if (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0)

@@ -359,6 +359,8 @@ typedef struct mg_convert_params {
     const char *dtype;       /* float tensors as "f32", "f16" or "bf16"; NULL: as stored */
     const char *weights;     /* trainer checkpoints: "auto" (EMA when present, default), "model" or "ema" */
     bool verbose;            /* also log what was inferred or converted (info level) to stderr */
+    bool allow_missing;      /* write the tensors the input lacks as mg_model_load_params.allow_missing
+                                initialises them (and drop unexpected ones), with a warning */
 } mg_convert_params;
 
 /*
@@ -497,6 +499,32 @@ MG_API size_t mg_model_vocabulary_size(const mg_model *model);
  */
 MG_API mg_status mg_score(mg_model *model, const mg_tokens *tokens, const mg_text_condition *text, double *out_loss,
                           float *out_logits);
+
+/* ------------------------------------------------------------------------- */
+/* Model loading options                                                     */
+/* ------------------------------------------------------------------------- */
+
+/* Options of mg_model_load_with and mg_model_inspect_with; start from mg_model_load_default_params(). */
+typedef struct mg_model_load_params {
+    /*
+     * false (default): strict, a file lacking any tensor its configuration
+     * expects is refused (MG_ERR_FORMAT naming them). true: load anyway, the
+     * missing tensors initialised (LayerNorm/RMSNorm gains neutral: 1, or 0
+     * for x-transformers' gamma applied as gamma + 1; rotary frequencies and
+     * LFQ masks as upstream computes them; every other weight and bias 0) and
+     * named in a warning; unexpected tensors are ignored with a warning.
+     * Mis-shaped or wrong-dtype tensors are refused either way.
+     */
+    bool allow_missing;
+} mg_model_load_params;
+
+MG_API mg_model_load_params mg_model_load_default_params(void);
+/* mg_model_load with options; params NULL means the defaults (mg_model_load itself). */
+MG_API mg_status mg_model_load_with(mg_context *context, const char *path, const mg_model_load_params *params,
+                                    mg_model **out_model);
+/* mg_model_inspect with options: with allow_missing the check says what a load with it would initialise. */
+MG_API mg_status mg_model_inspect_with(const char *path, const mg_model_load_params *params, char **out_text,
+                                       char *error, size_t error_size);
 
 #ifdef __cplusplus
 }

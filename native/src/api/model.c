@@ -4,7 +4,19 @@
 
 #include <stdlib.h>
 
+mg_model_load_params mg_model_load_default_params(void)
+{
+    mg_model_load_params params = {.allow_missing = false};
+    return params;
+}
+
 mg_status mg_model_load(mg_context *ctx, const char *path, mg_model **out_model)
+{
+    return mg_model_load_with(ctx, path, NULL, out_model);
+}
+
+mg_status mg_model_load_with(mg_context *ctx, const char *path, const mg_model_load_params *params,
+                             mg_model **out_model)
 {
     mg_status status = mg_context_check(ctx, "mg_model_load");
     if (status != MG_OK)
@@ -16,7 +28,7 @@ mg_status mg_model_load(mg_context *ctx, const char *path, mg_model **out_model)
     if (!model)
         return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the model");
     model->ctx = ctx;
-    status = mg_model_file_load(ctx, path, &model->info, &model->weights);
+    status = mg_model_file_load_with(ctx, path, params && params->allow_missing, &model->info, &model->weights);
     if (status == MG_OK && !model->info.has_autoencoder)
         status = mg_fail(&ctx->diag, MG_ERR_FORMAT, "%s holds no MeshAutoencoder configuration", path);
     if (status == MG_OK)

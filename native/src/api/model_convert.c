@@ -7,6 +7,7 @@
 
 #include "core/diag.h"
 #include "core/half.h"
+#include "model/missing_init.h"
 #include "model/model_file.h"
 #include "model/model_torch.h"
 #include "model/model_write.h"
@@ -94,6 +95,84 @@ static mg_status read_config_path(const char *path, mg_model_config *config, mg_
     return status;
 }
 
+static bool is_expected(const mg_weight_spec *specs, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(specs[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* allow_missing: the tensors to write are the file's expected ones plus the missing ones initialised (missing_init.h);
+ * unexpected ones are dropped. The check warns about both and still refuses mis-shaped or wrong-dtype tensors.
+ * tensors[] has room for file->count + spec_count; new buffers go to buffers[] (same room). */
+static mg_status complete_tensors(const mg_safetensors *file, const mg_model_config *config, const char *input,
+                                  mg_st_write_tensor *tensors, void **buffers, size_t *count, mg_diag *diag)
+{
+    const char *prefix = mg_model_file_ae_prefix(file, config);
+    const char *checked = config->has_transformer ? "" : prefix;
+    mg_weight_spec *specs = NULL;
+    size_t spec_count = 0;
+    mg_tensor_desc *descs = malloc((file->count ? file->count : 1) * sizeof *descs);
+    mg_status status = descs ? mg_model_weight_specs(config, prefix, &specs, &spec_count, NULL, diag)
+                             : mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting %s", input);
+    for (size_t i = 0; status == MG_OK && i < file->count; i++)
+        descs[i] = (mg_tensor_desc){file->tensors[i].name, file->tensors[i].dtype, file->tensors[i].ndim,
+                                    file->tensors[i].shape};
+    if (status == MG_OK)
+        status = mg_model_check_tensors_allowing(descs, file->count, specs, spec_count, checked, input, true, NULL,
+                                                 diag);
+    /* Drop the unexpected tensors under the checked prefix (the caller's list follows file->tensors' order). */
+    size_t kept = 0;
+    size_t checked_len = strlen(checked);
+    for (size_t i = 0; status == MG_OK && i < *count; i++) {
+        if (strncmp(tensors[i].name, checked, checked_len) == 0 && !is_expected(specs, spec_count, tensors[i].name)) {
+            free(buffers[i]);
+            buffers[i] = NULL;
+            continue;
+        }
+        tensors[kept] = tensors[i];
+        void *buffer = buffers[i];
+        buffers[i] = NULL;
+        buffers[kept++] = buffer;
+    }
+    if (status == MG_OK)
+        *count = kept;
+    for (size_t i = 0; status == MG_OK && i < spec_count; i++) {
+        const mg_weight_spec *spec = &specs[i];
+        if (spec->optional || mg_safetensors_find(file, spec->name))
+            continue;
+        size_t n = mg_spec_element_count(spec);
+        bool ints = spec->kind == MG_WEIGHT_INT;
+        void *values = malloc((n ? n : 1) * (ints ? sizeof(int64_t) : sizeof(float)));
+        if (!values) {
+            status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory initialising '%s'", spec->name);
+            break;
+        }
+        if (ints)
+            mg_missing_init_ints(spec, values);
+        else
+            mg_missing_init_floats(spec, values);
+        mg_st_write_tensor *w = &tensors[*count];
+        buffers[*count] = values;
+        (*count)++;
+        memset(w, 0, sizeof *w);
+        w->name = spec->name;
+        w->dtype = ints ? MG_ST_I64 : MG_ST_F32;
+        w->ndim = spec->ndim;
+        memcpy(w->shape, spec->shape, (size_t)spec->ndim * sizeof *spec->shape);
+        w->data = values;
+    }
+    free(descs);
+    if (status != MG_OK) {
+        free(specs);
+        return status;
+    }
+    /* The names of the added tensors live in specs: keep them until written (freed by the caller). */
+    buffers[file->count + spec_count] = specs;
+    return MG_OK;
+}
+
 static mg_status convert(const char *input, const char *output, const mg_convert_params *params, mg_diag *diag)
 {
     mg_torch_options options = {.config_path = params ? params->config_path : NULL};
@@ -126,8 +205,19 @@ static mg_status convert(const char *input, const char *output, const mg_convert
         status = read_config_path(options.config_path, &config, diag);
     else
         status = mg_model_file_read_config(&file, input, &config, NULL, diag);
-    mg_st_write_tensor *tensors = calloc(file.count ? file.count : 1, sizeof *tensors);
-    void **buffers = calloc(file.count ? file.count : 1, sizeof *buffers);
+    /* allow_missing may add up to one tensor per expected one: room for those, and one slot for their names. */
+    size_t room = file.count;
+    if (status == MG_OK && params && params->allow_missing) {
+        mg_weight_spec *specs = NULL;
+        size_t spec_count = 0;
+        status = mg_model_weight_specs(&config, mg_model_file_ae_prefix(&file, &config), &specs, &spec_count, NULL,
+                                       diag);
+        free(specs);
+        room += spec_count;
+    }
+    size_t count = file.count;
+    mg_st_write_tensor *tensors = calloc(room + 1, sizeof *tensors);
+    void **buffers = calloc(room + 1, sizeof *buffers);
     if (status == MG_OK && (!tensors || !buffers))
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting %s", input);
     for (size_t i = 0; status == MG_OK && i < file.count; i++) {
@@ -146,9 +236,11 @@ static mg_status convert(const char *input, const char *output, const mg_convert
             w->data = buffers[i];
         }
     }
+    if (status == MG_OK && params && params->allow_missing)
+        status = complete_tensors(&file, &config, input, tensors, buffers, &count, diag);
     if (status == MG_OK)
-        status = mg_model_write(output, &config, tensors, file.count, diag);
-    for (size_t i = 0; buffers && i < file.count; i++)
+        status = mg_model_write(output, &config, tensors, count, diag);
+    for (size_t i = 0; buffers && i <= room; i++)
         free(buffers[i]);
     free(buffers);
     free(tensors);

@@ -7,6 +7,7 @@
 
 #include "core/diag.h"
 #include "model/model_file.h"
+#include "model/model_torch.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,16 +93,25 @@ static const mg_weight_spec *find_spec(const mg_weight_spec *specs, size_t count
     return NULL;
 }
 
+/* The warnings of an allow_missing check, for the report. */
+static void capture_warning(mg_log_level level, const char *message, void *user_data)
+{
+    if (level >= MG_LOG_WARN)
+        append(user_data, "\n  %s", message);
+}
+
 static void describe(text_buffer *out, const char *path, const mg_safetensors *file, const mg_model_config *config,
-                     bool from_metadata, const mg_weight_spec *specs, size_t spec_count, const char *prefix,
-                     mg_status check, const char *check_message)
+                     bool from_metadata, const char *config_source, const mg_weight_spec *specs, size_t spec_count,
+                     const char *prefix, mg_status check, const char *check_message, const char *allowed)
 {
     char a[32], b[32];
     size_t prefix_len = strlen(prefix);
     append(out, "file:        %s\n", path);
     append(out, "size:        %s bytes of tensor data, %zu tensors\n", grouped(file->data_size, a, sizeof a),
            file->count);
-    if (from_metadata)
+    if (config_source)
+        append(out, "config:      %s\n", config_source);
+    else if (from_metadata)
         append(out, "config:      from the \"%s\" metadata entry\n", MG_MODEL_METADATA_KEY);
     else
         append(out, "config:      from config.json beside the file (meshgpt-pytorch constructor arguments)\n");
@@ -165,7 +175,9 @@ static void describe(text_buffer *out, const char *path, const mg_safetensors *f
         append(out, "  %s total: %s values in %zu tensors (%s)\n", config->has_transformer ? "transformer" : "other",
                grouped(outside, a, sizeof a), outside_tensors,
                config->has_transformer ? "not used by the tokenizer" : "ignored: the config has no transformer");
-    if (check == MG_OK)
+    if (check == MG_OK && allowed && allowed[0])
+        append(out, "\ncheck: OK only with allow_missing:%s\n", allowed);
+    else if (check == MG_OK)
         append(out, "\ncheck: OK, all %zu autoencoder tensors the config expects are present with their shapes and "
                "dtypes\n", spec_count);
     else
@@ -174,6 +186,13 @@ static void describe(text_buffer *out, const char *path, const mg_safetensors *f
 
 mg_status mg_model_inspect(const char *path, char **out_text, char *error, size_t error_size)
 {
+    return mg_model_inspect_with(path, NULL, out_text, error, error_size);
+}
+
+mg_status mg_model_inspect_with(const char *path, const mg_model_load_params *params, char **out_text, char *error,
+                                size_t error_size)
+{
+    bool allow_missing = params && params->allow_missing;
     mg_diag diag;
     mg_diag_init(&diag, NULL, NULL, MG_LOG_WARN);
     if (error && error_size)
@@ -205,13 +224,27 @@ mg_status mg_model_inspect(const char *path, char **out_text, char *error, size_
         for (size_t i = 0; i < file.count; i++)
             descs[i] = (mg_tensor_desc){file.tensors[i].name, file.tensors[i].dtype, file.tensors[i].ndim,
                                         file.tensors[i].shape};
-        /* A mismatch is part of the report, not a failure of the report. */
-        mg_status check = mg_model_check_tensors(descs, file.count, specs, spec_count, prefix, path, &diag);
+        /* A mismatch is part of the report, not a failure of the report. With allow_missing, what the loader
+         * would initialise or ignore (its warnings) is reported too. */
+        text_buffer allowed = {0};
+        mg_diag check_diag;
+        mg_diag_init(&check_diag, capture_warning, &allowed, allow_missing ? MG_LOG_WARN : MG_LOG_NONE);
+        mg_status check = mg_model_check_tensors_allowing(descs, file.count, specs, spec_count, prefix, path,
+                                                          allow_missing, NULL, &check_diag);
         char check_message[MG_ERROR_MESSAGE_MAX] = "";
         if (check != MG_OK)
-            mg_diag_copy_error(&diag, check_message, sizeof check_message);
+            mg_diag_copy_error(&check_diag, check_message, sizeof check_message);
+        mg_diag_destroy(&check_diag);
+        /* The words of a checkpoint's configuration source (only a checkpoint's reader writes them). */
+        const char *config_source = mg_torch_is_checkpoint_file(path)
+                                        ? mg_safetensors_metadata(&file, MG_TORCH_CONFIG_SOURCE_KEY)
+                                        : NULL;
         text_buffer report = {0};
-        describe(&report, path, &file, &config, from_metadata, specs, spec_count, prefix, check, check_message);
+        describe(&report, path, &file, &config, from_metadata, config_source, specs, spec_count, prefix, check,
+                 check_message, allowed.data);
+        if (allowed.failed)
+            report.failed = true;
+        free(allowed.data);
         if (report.failed) {
             free(report.data);
             status = mg_fail(&diag, MG_ERR_OUT_OF_MEMORY, "out of memory writing the report on %s", path);

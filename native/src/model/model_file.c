@@ -9,6 +9,7 @@
 
 #include "core/context.h"
 #include "core/half.h"
+#include "model/missing_init.h"
 #include "model/model_torch.h"
 
 #include <errno.h>
@@ -183,7 +184,37 @@ static bool dtype_fits(mg_weight_kind kind, mg_st_dtype dtype)
 mg_status mg_model_check_tensors(const mg_tensor_desc *tensors, size_t count, const mg_weight_spec *specs,
                                  size_t spec_count, const char *prefix, const char *source, mg_diag *diag)
 {
-    problem_list *p = calloc(1, sizeof *p);
+    return mg_model_check_tensors_allowing(tensors, count, specs, spec_count, prefix, source, false, NULL, diag);
+}
+
+/* The warning that lists what allow_missing let through (the error message's budget and format). */
+static void warn_allowed(const problem_list *missing, const problem_list *unexpected, const char *source,
+                         mg_diag *diag)
+{
+    char more[48] = "";
+    if (missing->total) {
+        if (missing->total > missing->listed)
+            mg_format(more, sizeof more, "; and %zu more", missing->total - missing->listed);
+        mg_log(diag, MG_LOG_WARN, "%s: %zu tensor%s missing, initialised (norm gains neutral, rotary frequencies "
+               "and LFQ masks as upstream computes them, everything else 0): %s%s", source, missing->total,
+               missing->total == 1 ? "" : "s", missing->text, more);
+    }
+    if (unexpected->total) {
+        more[0] = '\0';
+        if (unexpected->total > unexpected->listed)
+            mg_format(more, sizeof more, "; and %zu more", unexpected->total - unexpected->listed);
+        mg_log(diag, MG_LOG_WARN, "%s: %zu unexpected tensor%s ignored: %s%s", source, unexpected->total,
+               unexpected->total == 1 ? "" : "s", unexpected->text, more);
+    }
+}
+
+mg_status mg_model_check_tensors_allowing(const mg_tensor_desc *tensors, size_t count, const mg_weight_spec *specs,
+                                          size_t spec_count, const char *prefix, const char *source,
+                                          bool allow_missing, size_t *missing_count, mg_diag *diag)
+{
+    if (missing_count)
+        *missing_count = 0;
+    problem_list *p = calloc(3, sizeof *p);
     mg_tensor_desc *sorted = malloc((count ? count : 1) * sizeof *sorted);
     const mg_weight_spec **by_name = malloc((spec_count ? spec_count : 1) * sizeof *by_name);
     if (!p || !sorted || !by_name) {
@@ -192,7 +223,8 @@ mg_status mg_model_check_tensors(const mg_tensor_desc *tensors, size_t count, co
         free(by_name);
         return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory checking %s", source);
     }
-    p->diag = diag;
+    problem_list *missing = allow_missing ? &p[1] : p, *unexpected = allow_missing ? &p[2] : p;
+    p[0].diag = p[1].diag = p[2].diag = diag;
     memcpy(sorted, tensors, count * sizeof *sorted);
     qsort(sorted, count, sizeof *sorted, compare_desc_names);
     for (size_t i = 0; i < spec_count; i++)
@@ -207,7 +239,7 @@ mg_status mg_model_check_tensors(const mg_tensor_desc *tensors, size_t count, co
         format_shape(want, sizeof want, s->ndim, s->shape);
         if (!t) {
             if (!s->optional)
-                problem(p, "missing '%s' %s", s->name, want);
+                problem(missing, allow_missing ? "'%s' %s" : "missing '%s' %s", s->name, want);
             continue;
         }
         bool same = t->ndim == s->ndim;
@@ -231,7 +263,7 @@ mg_status mg_model_check_tensors(const mg_tensor_desc *tensors, size_t count, co
         if (strlen(sorted[i].name) >= sizeof key_spec.name ||
             !bsearch(&key, by_name, spec_count, sizeof *by_name, compare_spec_pointers)) {
             format_shape(have, sizeof have, sorted[i].ndim, sorted[i].shape);
-            problem(p, "unexpected '%s' %s", sorted[i].name, have);
+            problem(unexpected, allow_missing ? "'%s' %s" : "unexpected '%s' %s", sorted[i].name, have);
         }
     }
     mg_status status = MG_OK;
@@ -242,6 +274,10 @@ mg_status mg_model_check_tensors(const mg_tensor_desc *tensors, size_t count, co
         status = mg_fail(diag, MG_ERR_FORMAT, "%s does not match its autoencoder config (%zu problem%s): %s%s. Check "
                          "that the config belongs to these weights", source, p->total, p->total == 1 ? "" : "s",
                          p->text, more);
+    } else if (allow_missing) {
+        warn_allowed(missing, unexpected, source, diag);
+        if (missing_count)
+            *missing_count = missing->total;
     }
     free(p);
     free(sorted);
@@ -339,18 +375,47 @@ mg_status mg_model_weight_specs(const mg_model_config *config, const char *prefi
     return status;
 }
 
+/* A tensor the file lacks, with the value missing_init.h documents (allow_missing only). */
+static mg_status upload_initialised(mg_context *ctx, const mg_weight_spec *spec, mg_weight *w)
+{
+    size_t n = mg_spec_element_count(spec);
+    w->count = n;
+    if (spec->kind == MG_WEIGHT_INT) {
+        w->ints = malloc((n ? n : 1) * sizeof *w->ints);
+        if (!w->ints)
+            return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory initialising '%s'", spec->name);
+        mg_missing_init_ints(spec, w->ints);
+        return MG_OK;
+    }
+    float *values = malloc((n ? n : 1) * sizeof *values);
+    if (!values)
+        return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory initialising '%s'", spec->name);
+    mg_missing_init_floats(spec, values);
+    mg_status status = mg_tensor_create(ctx, MG_DTYPE_F32, spec->ndim, spec->shape, &w->tensor);
+    if (status == MG_OK)
+        status = mg_tensor_write_f32(w->tensor, values, n);
+    free(values);
+    return status;
+}
+
 static mg_status upload(mg_context *ctx, const mg_safetensors *file, const mg_weight_spec *specs, size_t spec_count,
-                        mg_weights *weights)
+                        bool allow_missing, mg_weights *weights)
 {
     weights->items = calloc(spec_count ? spec_count : 1, sizeof *weights->items);
     if (!weights->items)
         return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory loading the weights");
     for (size_t i = 0; i < spec_count; i++) {
         const mg_st_tensor *t = mg_safetensors_find(file, specs[i].name);
-        if (!t)
+        if (!t && (specs[i].optional || !allow_missing))
             continue; /* optional and absent: the check passed */
         mg_weight *w = &weights->items[weights->count++];
         snprintf(w->name, sizeof w->name, "%s", specs[i].name);
+        if (!t) {
+            mg_status status = upload_initialised(ctx, &specs[i], w);
+            if (status != MG_OK)
+                return status;
+            continue;
+        }
         w->count = (size_t)t->count;
         mg_status status = specs[i].kind == MG_WEIGHT_INT ? copy_ints(ctx, t, w)
                                                           : upload_float(ctx, t, &specs[i], &w->tensor);
@@ -379,6 +444,12 @@ void mg_model_file_info_free(mg_model_file_info *info)
 
 mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_info *info, mg_weights *weights)
 {
+    return mg_model_file_load_with(ctx, path, false, info, weights);
+}
+
+mg_status mg_model_file_load_with(mg_context *ctx, const char *path, bool allow_missing, mg_model_file_info *info,
+                                  mg_weights *weights)
+{
     mg_status status = mg_context_check(ctx, "mg_model_file_load");
     if (status != MG_OK)
         return status;
@@ -405,8 +476,8 @@ mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_in
     if (status == MG_OK && !(descs = describe(&file)))
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory checking %s", path);
     if (status == MG_OK)
-        status = mg_model_check_tensors(descs, file.count, specs, spec_count, config.has_transformer ? "" : prefix,
-                                        path, diag);
+        status = mg_model_check_tensors_allowing(descs, file.count, specs, spec_count,
+                                                 config.has_transformer ? "" : prefix, path, allow_missing, NULL, diag);
     if (status == MG_OK && prefix[0] && !config.has_transformer) {
         size_t outside = 0;
         for (size_t i = 0; i < file.count; i++)
@@ -416,7 +487,7 @@ mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_in
                    path, outside, prefix);
     }
     if (status == MG_OK)
-        status = upload(ctx, &file, specs, spec_count, weights);
+        status = upload(ctx, &file, specs, spec_count, allow_missing, weights);
     if (status == MG_OK) {
         info->config_json = mg_model_config_to_json(&config, false);
         if (!info->config_json)

@@ -22,6 +22,10 @@ typedef struct mg_model_file_info {
 
 /* Reads the config, checks every expected tensor and uploads the weights to ctx's backend. */
 mg_status mg_model_file_load(mg_context *ctx, const char *path, mg_model_file_info *info, mg_weights *weights);
+/* The same; with allow_missing, tensors the file lacks are initialised as missing_init.h says and unexpected ones
+ * ignored, both listed in a warning (mis-shaped or wrong-dtype tensors stay errors). */
+mg_status mg_model_file_load_with(mg_context *ctx, const char *path, bool allow_missing, mg_model_file_info *info,
+                                  mg_weights *weights);
 void mg_model_file_info_free(mg_model_file_info *info);
 
 /* ---- the steps of mg_model_file_load, for `meshgpt info` and the writer ---- */
@@ -57,5 +61,11 @@ typedef struct mg_tensor_desc {
  * (tensors outside it are left alone). All problems go into one MG_ERR_FORMAT message; `source` names the file. */
 mg_status mg_model_check_tensors(const mg_tensor_desc *tensors, size_t count, const mg_weight_spec *specs,
                                  size_t spec_count, const char *prefix, const char *source, mg_diag *diag);
+
+/* The same; with allow_missing, missing and unexpected tensors are not problems but logged in one warning each,
+ * and *missing_count (may be NULL) says how many expected tensors the file lacks. */
+mg_status mg_model_check_tensors_allowing(const mg_tensor_desc *tensors, size_t count, const mg_weight_spec *specs,
+                                          size_t spec_count, const char *prefix, const char *source,
+                                          bool allow_missing, size_t *missing_count, mg_diag *diag);
 
 #endif

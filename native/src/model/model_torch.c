@@ -643,10 +643,38 @@ static mg_status settle_value_residual(const mg_safetensors *file, const char *s
     return status;
 }
 
+/* Where the configuration came from, in words, for `meshgpt info` (*source malloc'ed). */
+static char *describe_config_source(const char *config_path, bool given, bool inferred_ae,
+                                    bool inferred_transformer, bool has_transformer)
+{
+    static const char ae_defaults[] = "coor_continuous_range, bin_smooth_blur_sigma, commit_loss_weight, "
+                                      "local_attn_window_size, linear_attn_dim_head, the LFQ soft clamp and the "
+                                      "preprocessing";
+    static const char tf_defaults[] = "text_condition_model_types, dropout and pad_id";
+    char file[600];
+    if (given)
+        mg_format(file, sizeof file, "%s, given with --config", config_path);
+    else
+        mg_format(file, sizeof file, "config.json beside the file (%s)", config_path);
+    char text[1600];
+    if (!inferred_ae)
+        mg_format(text, sizeof text, "%s", file);
+    else if (!has_transformer)
+        mg_format(text, sizeof text, "inferred from tensor shapes (defaults taken for %s)", ae_defaults);
+    else if (inferred_transformer)
+        mg_format(text, sizeof text, "inferred from tensor shapes (defaults taken for the autoencoder's %s; for the "
+                  "transformer's %s)", ae_defaults, tf_defaults);
+    else
+        mg_format(text, sizeof text, "transformer from %s; autoencoder inferred from tensor shapes (defaults taken "
+                  "for %s)", file, ae_defaults);
+    return duplicate(text);
+}
+
 static mg_status build_config(const char *path, const mg_torch_options *options, const mg_safetensors *file,
-                              mg_model_config *config, mg_diag *diag)
+                              mg_model_config *config, char **source, mg_diag *diag)
 {
     memset(config, 0, sizeof *config);
+    *source = NULL;
     bool transformer_file = has_prefix(file, "autoencoder.");
     const char *ae_prefix = transformer_file ? "autoencoder." : "";
     char *beside = NULL;
@@ -688,8 +716,10 @@ static mg_status build_config(const char *path, const mg_torch_options *options,
                 mg_log(diag, MG_LOG_INFO, "%s: transformer configuration from %s", path, config_path);
         }
     }
+    bool inferred_transformer = false;
     if (status == MG_OK && transformer_file && !config->has_transformer) {
         config->has_transformer = true;
+        inferred_transformer = true;
         status = mg_infer_transformer_kwargs(file, path, &config->transformer_json, diag);
     }
     if (status == MG_OK && !transformer_file && config->has_transformer) {
@@ -704,6 +734,10 @@ static mg_status build_config(const char *path, const mg_torch_options *options,
         status = settle_value_residual(file, path, &config->transformer_json, diag);
     if (status == MG_OK && inferred_ae)
         status = mg_ae_config_validate(&config->autoencoder, diag);
+    if (status == MG_OK &&
+        !(*source = describe_config_source(config_path, options && options->config_path, inferred_ae,
+                                           inferred_transformer, config->has_transformer)))
+        status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory");
     free(text);
     free(beside);
     if (status != MG_OK)
@@ -737,24 +771,29 @@ mg_status mg_torch_checkpoint_open(const char *path, const mg_torch_options *opt
     if (status != MG_OK)
         return status;
     mg_model_config config;
-    status = build_config(path, options, out, &config, diag);
+    char *source = NULL;
+    status = build_config(path, options, out, &config, &source, diag);
     bool have_config = status == MG_OK;
     char *json = status == MG_OK ? mg_model_config_to_json(&config, false) : NULL;
     if (status == MG_OK && !json)
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory");
     if (status == MG_OK) {
-        out->metadata = calloc(1, sizeof *out->metadata);
-        char *key = duplicate(MG_MODEL_METADATA_KEY);
-        if (!out->metadata || !key) {
+        out->metadata = calloc(2, sizeof *out->metadata);
+        char *key = duplicate(MG_MODEL_METADATA_KEY), *source_key = duplicate(MG_TORCH_CONFIG_SOURCE_KEY);
+        if (!out->metadata || !key || !source_key) {
             free(key);
+            free(source_key);
             status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory");
         } else {
             out->metadata[0] = (mg_st_metadata){key, json};
-            out->metadata_count = 1;
+            out->metadata[1] = (mg_st_metadata){source_key, source};
+            out->metadata_count = 2;
             json = NULL;
+            source = NULL;
         }
     }
     free(json);
+    free(source);
     if (have_config)
         mg_model_config_free(&config);
     if (status != MG_OK)

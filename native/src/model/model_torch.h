@@ -40,6 +40,10 @@ bool mg_torch_is_checkpoint_file(const char *path);
  * is memory-mapped, the mapping moves into `out` (zip keeps its directory). `options` may be NULL. */
 mg_status mg_torch_read_tensors(mg_zip *zip, const mg_torch_options *options, mg_safetensors *out, mg_diag *diag);
 
+/* The metadata entry of an opened checkpoint that says, in words, where its configuration came from (config.json
+ * beside it, --config, or inferred from tensor shapes with the defaulted fields named). */
+#define MG_TORCH_CONFIG_SOURCE_KEY "meshgpt.config_source"
+
 /* A checkpoint as a model file: tensors plus the "meshgpt" configuration (from options->config_path, else
  * config.json beside `path`, else inferred from the tensor shapes with defaults for the rest, logged). */
 mg_status mg_torch_checkpoint_open(const char *path, const mg_torch_options *options, mg_safetensors *out,
