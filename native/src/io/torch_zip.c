@@ -5,6 +5,8 @@
  */
 #include "io/torch_zip.h"
 
+#include "io/file_read.h"
+
 #include <zlib.h>
 
 #include <errno.h>
@@ -289,25 +291,12 @@ mg_status mg_zip_parse(const void *bytes, size_t size, const char *source, mg_zi
 
 static mg_status read_whole(const char *path, mg_zip *out, mg_diag *diag)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mg_fail(diag, MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    mg_status status = MG_OK;
-    long length = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        length = ftell(f);
-    if (length < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        status = mg_fail(diag, MG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    } else {
-        out->owned = malloc(length ? (size_t)length : 1);
-        if (!out->owned)
-            status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "%s: out of memory reading %ld bytes", path, length);
-        else if (fread(out->owned, 1, (size_t)length, f) != (size_t)length)
-            status = mg_fail(diag, MG_ERR_IO, "cannot read %s: short read", path);
-    }
-    fclose(f);
-    out->bytes = out->owned;
-    out->size = length > 0 ? (size_t)length : 0;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    mg_status status = mg_read_whole_file(path, &data, &size, diag);
+    out->owned = data;
+    out->bytes = data;
+    out->size = size;
     return status;
 }
 

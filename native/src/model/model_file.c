@@ -287,10 +287,10 @@ mg_status mg_model_check_tensors_allowing(const mg_tensor_desc *tensors, size_t 
 
 /* ---- loading ---- */
 
-static mg_status upload_float(mg_context *ctx, const mg_st_tensor *t, const mg_weight_spec *spec, mg_tensor **out)
+mg_status mg_weight_upload_float(mg_context *ctx, const mg_st_tensor *t, int ndim, const int64_t *shape, mg_tensor **out)
 {
     mg_dtype dtype = t->dtype == MG_ST_F16 ? MG_DTYPE_F16 : MG_DTYPE_F32;
-    mg_status status = mg_tensor_create(ctx, dtype, spec->ndim, spec->shape, out);
+    mg_status status = mg_tensor_create(ctx, dtype, ndim, shape, out);
     if (status != MG_OK)
         return status;
     if (t->dtype == MG_ST_F32 || t->dtype == MG_ST_F16)
@@ -418,7 +418,7 @@ static mg_status upload(mg_context *ctx, const mg_safetensors *file, const mg_we
         }
         w->count = (size_t)t->count;
         mg_status status = specs[i].kind == MG_WEIGHT_INT ? copy_ints(ctx, t, w)
-                                                          : upload_float(ctx, t, &specs[i], &w->tensor);
+                                                          : mg_weight_upload_float(ctx, t, specs[i].ndim, specs[i].shape, &w->tensor);
         if (status != MG_OK)
             return status;
     }

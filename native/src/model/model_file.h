@@ -49,6 +49,11 @@ const char *mg_model_file_ae_prefix(const mg_safetensors *file, const mg_model_c
 mg_status mg_model_weight_specs(const mg_model_config *config, const char *prefix, mg_weight_spec **specs,
                                 size_t *count, mg_tf_config *transformer, mg_diag *diag);
 
+/* A float tensor of a safetensors file (F32, F16, BF16 or F64; checked by the caller) on ctx's backend with
+ * `shape`: F16 stays f16, the others become f32. */
+mg_status mg_weight_upload_float(mg_context *ctx, const mg_st_tensor *t, int ndim, const int64_t *shape,
+                                 mg_tensor **out);
+
 /* A tensor as a header describes it (reader or writer side). */
 typedef struct mg_tensor_desc {
     const char *name;

@@ -98,20 +98,6 @@ mg_status mg_tf_stream_create(const mg_transformer *tf, size_t batch, size_t max
     return MG_OK;
 }
 
-#define TRY(expr)                                                                                                  \
-    do {                                                                                                           \
-        status = (expr);                                                                                           \
-        if (status != MG_OK)                                                                                       \
-            goto done;                                                                                             \
-    } while (0)
-
-#define NEED(tensor)                                                                                               \
-    do {                                                                                                           \
-        if (!(tensor)) {                                                                                           \
-            status = scratch.status != MG_OK ? scratch.status : MG_ERR_INTERNAL;                                   \
-            goto done;                                                                                             \
-        }                                                                                                          \
-    } while (0)
 
 /* Token embeddings of tokens[first .. first + count) of every row, at their absolute positions. */
 static mg_status embed_tokens(const mg_tf_stream *s, mg_scratch *scratch, const int32_t *tokens, size_t stride,

@@ -7,6 +7,23 @@
 
 #define MG_TF_MAX_LAYERS 256
 
+/* Error unwinding of the forward passes: a failing op, or a scratch tensor that could not be made, jumps to
+ * `done` with `status` set (the function declares `status` and a `scratch`). */
+#define TRY(expr)                                                                                                  \
+    do {                                                                                                           \
+        status = (expr);                                                                                           \
+        if (status != MG_OK)                                                                                       \
+            goto done;                                                                                             \
+    } while (0)
+
+#define NEED(tensor)                                                                                               \
+    do {                                                                                                           \
+        if (!(tensor)) {                                                                                           \
+            status = scratch.status != MG_OK ? scratch.status : MG_ERR_INTERNAL;                                   \
+            goto done;                                                                                             \
+        }                                                                                                          \
+    } while (0)
+
 /* What one decoder pass attends to besides itself. */
 typedef struct decoder_context {
     mg_tensor *text;       /* [B', T, dim_text] or NULL */

@@ -43,20 +43,6 @@ mg_status mg_transformer_init(mg_transformer *tf, mg_context *ctx, const mg_tf_c
 
 /* ---- building blocks ---- */
 
-#define TRY(expr)                                                                                                  \
-    do {                                                                                                           \
-        status = (expr);                                                                                           \
-        if (status != MG_OK)                                                                                       \
-            goto done;                                                                                             \
-    } while (0)
-
-#define NEED(tensor)                                                                                               \
-    do {                                                                                                           \
-        if (!(tensor)) {                                                                                           \
-            status = scratch.status != MG_OK ? scratch.status : MG_ERR_INTERNAL;                                   \
-            goto done;                                                                                             \
-        }                                                                                                          \
-    } while (0)
 
 mg_status mg_tf_gateloop_block(const mg_transformer *tf, const char *block, int depth, mg_tensor *x,
                                mg_tensor **states)

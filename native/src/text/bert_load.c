@@ -2,6 +2,8 @@
 #include "io/safetensors.h"
 #include "text/bert_internal.h"
 
+#include "model/model_file.h"
+
 #include <cjson/cJSON.h>
 
 #include <errno.h>
@@ -158,30 +160,7 @@ static mg_status upload(mg_context *ctx, const mg_safetensors *file, const char 
     if (t->dtype != MG_ST_F32 && t->dtype != MG_ST_F16 && t->dtype != MG_ST_BF16 && t->dtype != MG_ST_F64)
         return mg_fail(&ctx->diag, MG_ERR_FORMAT, "%s: tensor \"%s\" is %s; weights must be F32, F16, BF16 or F64",
                        path, t->name, mg_st_dtype_name(t->dtype));
-    mg_dtype dtype = t->dtype == MG_ST_F16 ? MG_DTYPE_F16 : MG_DTYPE_F32;
-    mg_status status = mg_tensor_create(ctx, dtype, ndim, want, out);
-    if (status != MG_OK)
-        return status;
-    if (t->dtype == MG_ST_F32 || t->dtype == MG_ST_F16)
-        return mg_tensor_write(*out, t->data, (size_t)(t->end - t->begin));
-    float *values = malloc((size_t)t->count * sizeof *values);
-    if (!values)
-        return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting \"%s\"", t->name);
-    for (uint64_t i = 0; i < t->count; i++) {
-        if (t->dtype == MG_ST_BF16) {
-            uint16_t bits;
-            memcpy(&bits, t->data + 2 * i, 2);
-            uint32_t wide = (uint32_t)bits << 16; /* bfloat16 is the top half of a float */
-            memcpy(&values[i], &wide, 4);
-        } else {
-            double v;
-            memcpy(&v, t->data + 8 * i, 8);
-            values[i] = (float)v;
-        }
-    }
-    status = mg_tensor_write_f32(*out, values, (size_t)t->count);
-    free(values);
-    return status;
+    return mg_weight_upload_float(ctx, t, ndim, want, out);
 }
 
 /* Rows [first, first + rows) of a 2-D weight (or elements of a bias) as a view. */
