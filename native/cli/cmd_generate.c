@@ -36,6 +36,9 @@ static void usage(FILE *out)
             "  --top-p P               nucleus sampling (default off)\n"
             "  --min-p P               drop tokens below P x the top probability (default off)\n"
             "  --cond-scale S          classifier-free guidance (default 1: off)\n"
+            "  --remove-parallel       guidance without the update's part parallel to the conditional\n"
+            "                          logits (arXiv 2410.02416; with --cond-scale)\n"
+            "  --keep-parallel-frac F  keep this fraction of that parallel part (default 0)\n"
             "  --max-faces N           at most N faces (default: what the model's positions allow)\n"
             "  --max-tokens N          at most N tokens (whole faces kept)\n"
             "  --samples N             N meshes for the same text: OUT_0.obj, OUT_1.obj, ...\n"
@@ -128,6 +131,11 @@ static int parse_args(int argc, char **argv, generate_args *a)
         } else if (strcmp(arg, "--cond-scale") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], -1e6, 1e6, &v);
             a->params.cond_scale = (float)v;
+        } else if (strcmp(arg, "--remove-parallel") == 0) {
+            a->params.remove_parallel_component = true;
+        } else if (strcmp(arg, "--keep-parallel-frac") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 0, 1, &v);
+            a->params.keep_parallel_frac = (float)v;
         } else if (strcmp(arg, "--max-faces") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], 1, 1e9, &v);
             a->params.max_faces = (size_t)v;

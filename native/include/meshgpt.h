@@ -472,6 +472,11 @@ typedef struct mg_generate_params {
     const mg_tokens *completion;     /* NULL, or the tokens of a partial mesh to continue */
     mg_generate_progress_fn progress;
     void *progress_user_data;
+    /* Guidance refinement (arXiv 2410.02416, as classifier-free-guidance-pytorch): with cond_scale != 1
+     * the guidance update loses its component parallel to the conditional logits, all but
+     * keep_parallel_frac (in [0, 1]) of it. Default off / 0. */
+    bool remove_parallel_component;
+    float keep_parallel_frac;
 } mg_generate_params;
 
 MG_API mg_generate_params mg_generate_default_params(void);

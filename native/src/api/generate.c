@@ -155,6 +155,9 @@ static mg_status check_sampling(mg_diag *diag, const mg_generate_params *p)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "min_p must be in [0, 1], not %g", (double)p->min_p);
     if (!isfinite(p->cond_scale))
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "cond_scale must be finite");
+    if (!(p->keep_parallel_frac >= 0.0f && p->keep_parallel_frac <= 1.0f))
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "keep_parallel_frac must be in [0, 1], not %g",
+                       (double)p->keep_parallel_frac);
     if (p->samples == 0)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "samples must be at least 1");
     return MG_OK;
@@ -332,6 +335,8 @@ mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh
     sampling.min_p = params->min_p;
     sampling.cond_scale = params->cond_scale;
     sampling.seed = params->seed;
+    sampling.remove_parallel_component = params->remove_parallel_component;
+    sampling.keep_parallel_frac = params->keep_parallel_frac;
     mg_tf_text text = {.embeds = batch_embeds, .tokens = text_tokens, .drop = false};
     progress_state progress = {.params = params, .per_face = per_face};
     status = mg_tf_generate(&model->transformer, embeds ? &text : NULL, samples, prompt, prompt_length, max_tokens,

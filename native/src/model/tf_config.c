@@ -185,9 +185,10 @@ mg_status mg_tf_config_parse(const char *kwargs_json, const mg_ae_config *autoen
     if (out->dim != out->dim_fine)
         return mg_fail(diag, MG_ERR_UNSUPPORTED, "transformer config: different coarse and fine widths (%d, %d) are "
                                                  "not supported yet", out->dim, out->dim_fine);
-    if (out->text_cond_with_film || out->coarse_adaptive_rmsnorm)
+    if (out->coarse_adaptive_rmsnorm)
         return mg_fail(diag, MG_ERR_UNSUPPORTED,
-                       "transformer config: FiLM and adaptive RMSNorm text conditioning are not supported yet");
+                       "transformer config: adaptive RMSNorm text conditioning (coarse_adaptive_rmsnorm) is not "
+                       "supported yet");
     if (!out->ff_glu)
         return mg_fail(diag, MG_ERR_UNSUPPORTED, "transformer config: only the GLU feed-forward is supported yet");
     if (out->max_seq_len % mg_tf_config_tokens_per_face(out) != 0)

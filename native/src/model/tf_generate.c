@@ -106,6 +106,33 @@ int32_t mg_tf_choose_token(float *logits, size_t vocab, const mg_tf_sampling *s,
     return (int32_t)chosen;
 }
 
+void mg_tf_guide_logits(const float *cond, const float *uncond, size_t n, float cond_scale, bool remove_parallel,
+                        float keep_parallel_frac, float *out)
+{
+    const float factor = cond_scale - 1.0f;
+    if (!remove_parallel) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = cond[i] + (cond[i] - uncond[i]) * factor;
+        return;
+    }
+    /* Upstream: the update in the logits' precision, its projection onto cond / max(|cond|, 1e-12) in
+     * float64, both parts back in the logits' precision. */
+    double norm = 0.0, dot = 0.0;
+    for (size_t i = 0; i < n; i++)
+        norm += (double)cond[i] * (double)cond[i];
+    norm = sqrt(norm);
+    if (norm < 1e-12)
+        norm = 1e-12;
+    for (size_t i = 0; i < n; i++)
+        dot += (double)(cond[i] - uncond[i]) * ((double)cond[i] / norm);
+    for (size_t i = 0; i < n; i++) {
+        const float update = cond[i] - uncond[i];
+        const double parallel_d = dot * ((double)cond[i] / norm);
+        const float parallel = (float)parallel_d, orthogonal = (float)((double)update - parallel_d);
+        out[i] = cond[i] + (orthogonal + parallel * keep_parallel_frac) * factor;
+    }
+}
+
 mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_t batch, const int32_t *prompt,
                          size_t prompt_length, size_t max_tokens, const mg_tf_sampling *sampling, mg_tf_step_fn step,
                          void *user, int32_t *codes, size_t *lengths)
@@ -190,13 +217,11 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
         bool all_done = true;
         for (size_t b = 0; b < batch; b++) {
             const float *c_row = cond_rows + (b * stride + row_index) * vocab;
-            for (size_t v = 0; v < vocab; v++) {
-                row[v] = c_row[v];
-                if (guided) {
-                    float u = uncond_rows[(b * stride + row_index) * vocab + v];
-                    row[v] = row[v] + (row[v] - u) * (sampling->cond_scale - 1.0f);
-                }
-            }
+            if (guided)
+                mg_tf_guide_logits(c_row, uncond_rows + (b * stride + row_index) * vocab, vocab, sampling->cond_scale,
+                                   sampling->remove_parallel_component, sampling->keep_parallel_frac, row);
+            else
+                memcpy(row, c_row, vocab * sizeof *row);
             /* EOS only where a face is complete (and never as the first token). */
             if (!sampling->allow_eos || !(length > 0 && length % per_face == 0))
                 row[eos] = -FLT_MAX;

@@ -20,6 +20,10 @@ typedef struct mg_tf_sampling {
     uint64_t seed;
     bool allow_eos;         /* false: never end early (benchmarks); default true */
     bool whole_sequence;    /* recompute the whole sequence every step (meshgpt-pytorch's cache_kv=False; slow) */
+    /* Guidance refinement of arXiv 2410.02416 (APG) as classifier-free-guidance-pytorch applies it: the
+     * update cond - uncond loses its component parallel to cond, all but keep_parallel_frac of it. */
+    bool remove_parallel_component; /* false */
+    float keep_parallel_frac;       /* 0 */
 } mg_tf_sampling;
 
 mg_tf_sampling mg_tf_default_sampling(void);
@@ -37,6 +41,15 @@ typedef bool (*mg_tf_step_fn)(size_t tokens, void *user);
 mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_t batch, const int32_t *prompt,
                          size_t prompt_length, size_t max_tokens, const mg_tf_sampling *sampling, mg_tf_step_fn step,
                          void *user, int32_t *codes, size_t *lengths);
+
+/*
+ * Classifier-free guidance of one row of n logits: out = cond + update * (cond_scale - 1) with
+ * update = cond - uncond; with remove_parallel the update is split (in double precision) into its
+ * projection onto cond and the rest, and becomes rest + keep_parallel_frac * projection.
+ * out may alias cond or uncond.
+ */
+void mg_tf_guide_logits(const float *cond, const float *uncond, size_t n, float cond_scale, bool remove_parallel,
+                        float keep_parallel_frac, float *out);
 
 /* The logit filters and the choice of one token (exposed for tests): returns the chosen id. */
 int32_t mg_tf_choose_token(float *logits, size_t vocab, const mg_tf_sampling *sampling, uint64_t *rng_state);

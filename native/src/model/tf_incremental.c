@@ -16,6 +16,8 @@ struct mg_tf_stream {
     mg_tensor *coarse_states[MG_TF_MAX_LAYERS], *fine_states[MG_TF_MAX_LAYERS];
     mg_tf_decoder_cache coarse, fine;
     size_t coarse_position;
+    bool film;                      /* FiLM text conditioning: gamma/beta computed once per stream */
+    mg_tf_film coarse_film, fine_film;
 };
 
 static mg_status cache_tensors(mg_tf_stream *s, int depth, bool cross, size_t rows, mg_tf_decoder_cache *cache)
@@ -80,6 +82,12 @@ mg_status mg_tf_stream_create(const mg_transformer *tf, size_t batch, size_t max
     if (text) {
         s->has_text = true;
         status = mg_tf_text_context(tf, &s->persistent, text, batch, &s->text);
+    }
+    if (status == MG_OK && s->has_text && mg_tf_uses_film(c)) {
+        s->film = true;
+        status = mg_tf_film_params(tf, &s->persistent, "text_coarse_film_cond", &s->text, &s->coarse_film);
+        if (status == MG_OK)
+            status = mg_tf_film_params(tf, &s->persistent, "text_fine_film_cond", &s->text, &s->fine_film);
     }
     const bool fine_cross = c->condition_on_text && c->fine_cross_attend_text && s->has_text;
     if (status == MG_OK)
@@ -217,11 +225,15 @@ mg_status mg_tf_stream_step(mg_tf_stream *s, const int32_t *tokens, size_t strid
             TRY(mg_op_layer_norm(ctx, x, mg_tf_weight(tf, "to_face_tokens.1.weight"),
                                  mg_tf_weight(tf, "to_face_tokens.1.bias"), 1e-5f, 0.0f, x));
         }
+        if (s->film)
+            TRY(mg_tf_film_apply(tf, &s->coarse_film, x));
         TRY(coarse_step(s, &scratch, x, &fine_in));
     } else {
         TRY(embed_tokens(s, &scratch, tokens, stride, t - 1, 1, &fine_in));
     }
     TRY(mg_tf_gateloop_block(tf, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine_in, s->fine_states));
+    if (s->film)
+        TRY(mg_tf_film_apply(tf, &s->fine_film, fine_in));
     s->fine.position = t % per_face;
     TRY(mg_tf_decoder(tf, "fine_decoder", c->fine_attn_depth, c->condition_on_text && c->fine_cross_attend_text &&
                                                                    s->has_text,

@@ -55,4 +55,20 @@ mg_status mg_tf_decoder(const mg_transformer *tf, const char *name, int depth, b
 mg_status mg_tf_text_context(const mg_transformer *tf, mg_scratch *scratch, const mg_tf_text *text, size_t batch,
                              decoder_context *out);
 
+/* FiLM text conditioning (text_cond_with_film, with condition_on_text): x * gamma + beta per batch row,
+ * gamma = 1 + gamma_mult * tanh(to_gamma(c)), beta = beta_mult * tanh(to_beta(c)), c the text embeddings'
+ * mean over visible tokens (0 when none is: a dropped text). */
+typedef struct mg_tf_film {
+    mg_tensor *gamma, *beta; /* [B, d] */
+} mg_tf_film;
+
+bool mg_tf_uses_film(const mg_tf_config *config);
+
+/* gamma and beta of the FiLM module `name` (text_coarse_film_cond or text_fine_film_cond), in the scratch. */
+mg_status mg_tf_film_params(const mg_transformer *tf, mg_scratch *scratch, const char *name,
+                            const decoder_context *text, mg_tf_film *out);
+
+/* x [B, N, d] = x * gamma + beta, in place. */
+mg_status mg_tf_film_apply(const mg_transformer *tf, const mg_tf_film *film, mg_tensor *x);
+
 #endif

@@ -18,6 +18,16 @@ static void gateloops(mg_spec_list *l, const char *block, int depth, int64_t dim
     }
 }
 
+/* meshgpt-pytorch's FiLM(dim_text, dim): scalar multipliers (0 at init: identity) and two projections. */
+static void film(mg_spec_list *l, const char *name, int64_t dim, int64_t dim_text)
+{
+    mg_spec_add(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(1), "%s.gamma_mult", name);
+    mg_spec_add(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(1), "%s.beta_mult", name);
+    mg_spec_add(l, MG_WEIGHT_FLOAT, false, 2, SHAPE(dim, dim_text), "%s.to_gamma.weight", name);
+    mg_spec_add(l, MG_WEIGHT_FLOAT, false, 2, SHAPE(dim, dim_text), "%s.to_beta.weight", name);
+    mg_spec_add(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(dim), "%s.to_beta.bias", name);
+}
+
 /* One x-transformers Decoder: per depth unit 'a' (+ 'c' with cross-attention) + 'f'. */
 static void decoder(mg_spec_list *l, const mg_tf_config *c, const char *name, int depth, bool cross)
 {
@@ -74,6 +84,10 @@ mg_status mg_tf_weight_specs(const mg_tf_config *c, mg_weight_spec **out, size_t
     mg_spec_add(&l, MG_WEIGHT_FLOAT, false, 2, SHAPE(c->max_seq_len, d), "abs_pos_emb.weight");
     if (c->condition_on_text)
         mg_spec_linear(&l, "conditioner.to_latent_dims.0", c->dim_text, c->dim_text, true);
+    if (c->condition_on_text && c->text_cond_with_film) {
+        film(&l, "text_coarse_film_cond", d, c->dim_text);
+        film(&l, "text_fine_film_cond", c->dim_fine, c->dim_text);
+    }
     mg_spec_linear(&l, "to_face_tokens.0", d, q * fs * d, true);
     /* to_face_tokens.1 is a LayerNorm: weight [d], bias [d]. */
     mg_spec_vector(&l, "to_face_tokens.1", "weight", d);

@@ -230,6 +230,68 @@ mg_status mg_tf_text_context(const mg_transformer *tf, mg_scratch *scratch, cons
     return mg_tensor_write(out->text, text->embeds, out->text->nbytes);
 }
 
+bool mg_tf_uses_film(const mg_tf_config *config)
+{
+    return config->condition_on_text && config->text_cond_with_film; /* upstream ignores the flag without text */
+}
+
+mg_status mg_tf_film_params(const mg_transformer *tf, mg_scratch *scratch, const char *name,
+                            const decoder_context *text, mg_tf_film *out)
+{
+    mg_context *ctx = tf->ctx;
+    const int64_t b = text->text->shape[0], width = text->text->shape[2], d = tf->config.dim;
+    mg_tensor *pooled = mg_scratch_2d(scratch, MG_DTYPE_F32, b, width);
+    out->gamma = mg_scratch_2d(scratch, MG_DTYPE_F32, b, d);
+    out->beta = mg_scratch_2d(scratch, MG_DTYPE_F32, b, d);
+    if (!pooled || !out->gamma || !out->beta)
+        return scratch->status;
+    mg_tensor *gamma_mult = mg_tf_weight(tf, "%s.gamma_mult", name), *beta_mult = mg_tf_weight(tf, "%s.beta_mult", name);
+    if (!gamma_mult || !beta_mult)
+        return MG_ERR_INTERNAL;
+    /* The multipliers are single learned numbers: read once, they become the scale op's constants. */
+    float multipliers[2];
+    mg_status status = mg_tensor_read_f32(gamma_mult, &multipliers[0], 1);
+    if (status == MG_OK)
+        status = mg_tensor_read_f32(beta_mult, &multipliers[1], 1);
+    /* masked_mean as meshgpt-pytorch's: sum over visible tokens / max(count, 1e-5), so 0 without any. */
+    if (status == MG_OK)
+        status = mg_op_masked_mean(ctx, text->text, text->text_mask, 1e-5f, pooled);
+    if (status == MG_OK)
+        status = mg_op_matmul(ctx, pooled, mg_tf_weight(tf, "%s.to_gamma.weight", name), NULL, true, out->gamma);
+    if (status == MG_OK)
+        status = mg_op_unary(ctx, MG_UNARY_TANH, out->gamma, out->gamma);
+    if (status == MG_OK)
+        status = mg_op_scale(ctx, out->gamma, multipliers[0], 1.0f, out->gamma);
+    if (status == MG_OK)
+        status = mg_op_matmul(ctx, pooled, mg_tf_weight(tf, "%s.to_beta.weight", name),
+                              mg_tf_weight(tf, "%s.to_beta.bias", name), true, out->beta);
+    if (status == MG_OK)
+        status = mg_op_unary(ctx, MG_UNARY_TANH, out->beta, out->beta);
+    if (status == MG_OK)
+        status = mg_op_scale(ctx, out->beta, multipliers[1], 0.0f, out->beta);
+    return status;
+}
+
+mg_status mg_tf_film_apply(const mg_transformer *tf, const mg_tf_film *film, mg_tensor *x)
+{
+    mg_context *ctx = tf->ctx;
+    mg_scratch scratch;
+    mg_scratch_init(&scratch, ctx);
+    /* beta reaches every row of its batch entry as ones scaled per channel: no broadcast op needed. */
+    mg_tensor *shift = mg_scratch_3d(&scratch, MG_DTYPE_F32, x->shape[0], x->shape[1], x->shape[2]);
+    mg_status status = shift ? MG_OK : scratch.status;
+    if (status == MG_OK)
+        status = mg_tensor_fill_u32(shift, 0x3f800000u); /* 1.0f */
+    if (status == MG_OK)
+        status = mg_op_scale_channels(ctx, shift, film->beta, shift);
+    if (status == MG_OK)
+        status = mg_op_scale_channels(ctx, x, film->gamma, x);
+    if (status == MG_OK)
+        status = mg_op_add(ctx, x, shift, x);
+    mg_scratch_release(&scratch);
+    return status;
+}
+
 /* Repeats each batch row's text `groups` times (the fine decoder attends per face). */
 static mg_status repeat_context(const mg_transformer *tf, mg_scratch *scratch, const decoder_context *in, size_t batch,
                                 size_t groups, decoder_context *out)
@@ -370,6 +432,13 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
 
     if (text)
         TRY(mg_tf_text_context(tf, &scratch, text, batch, &context));
+    mg_tf_film fine_film = {0};
+    if (mg_tf_uses_film(c)) { /* FiLM on the coarse input (sos tokens included) before its gateloop */
+        mg_tf_film coarse_film;
+        TRY(mg_tf_film_params(tf, &scratch, "text_coarse_film_cond", &context, &coarse_film));
+        TRY(mg_tf_film_apply(tf, &coarse_film, x));
+        TRY(mg_tf_film_params(tf, &scratch, "text_fine_film_cond", &context, &fine_film));
+    }
     TRY(mg_tf_gateloop_block(tf, "coarse_gateloop_block", c->coarse_pre_gateloop_depth, x, NULL));
     TRY(mg_tf_decoder(tf, "decoder", c->attn_depth, c->condition_on_text, x, &context, NULL));
 
@@ -393,6 +462,8 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
         NEED(fine_flat);
         TRY(mg_op_embedding(ctx, all, gather_tensor, fine_flat));
         TRY(mg_tf_gateloop_block(tf, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine, NULL));
+        if (fine_film.gamma) /* and on the fine input after its gateloop */
+            TRY(mg_tf_film_apply(tf, &fine_film, fine));
         int64_t group_shape[3] = {(int64_t)(batch * groups), (int64_t)per_face, d};
         mg_tensor *fine_groups = mg_scratch_view(&scratch, fine, 3, group_shape);
         NEED(fine_groups);
