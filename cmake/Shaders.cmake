@@ -67,6 +67,11 @@ list(APPEND MG_SHADER_VARIANTS
     "tf_add_table_rows_f32|tf_add_table_rows.comp|"
     "tf_add_table_rows_f16|tf_add_table_rows.comp|WEIGHT_F16"
 )
+# Attention for Vulkan on the CPU: one invocation per (batch, query, head).
+list(APPEND MG_SHADER_VARIANTS
+    "tf_attention_per_invocation_f32|tf_attention_per_invocation.comp|"
+    "tf_attention_per_invocation_f16|tf_attention_per_invocation.comp|WEIGHT_F16"
+)
 
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).

@@ -62,7 +62,9 @@ static float *run_attention(mg_context *ctx, const attention_case *c, const atte
     return result;
 }
 
-Test(ops_transformer, attention_matches_reference)
+/* Every case on Vulkan against the CPU reference, with whichever attention
+ * shader the op picks (see MESHGPT_ATTENTION_KERNEL). */
+static void check_attention_cases(void)
 {
     static const attention_case cases[] = {
         /* incremental step: one query, cache longer than the keys in use */
@@ -83,6 +85,12 @@ Test(ops_transformer, attention_matches_reference)
         /* long cache step and long teacher forcing */
         {1, 1, 1600, 1500, 16, 64, 4, true, 1499, 0, false, true},
         {1, 300, 300, 300, 4, 32, 4, true, 0, 1, true, true},
+        /* lavapipe ends every loop of an invocation once 65535 iterations
+         * of all its loops together have run: a long step at the largest
+         * head size, and one with more keys than that budget allows per
+         * channel loop */
+        {1, 1, 1600, 1500, 4, 128, 4, true, 1499, 1, false, true},
+        {2, 1, 5000, 5000, 2, 64, 4, true, 4999, 0, false, true},
     };
     test_pair ctx = test_open_pair();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
@@ -137,6 +145,40 @@ Test(ops_transformer, attention_matches_reference)
         free(in.mask);
     }
     test_close_pair(ctx);
+}
+
+Test(ops_transformer, attention_matches_reference)
+{
+    check_attention_cases(); /* the device's default shader */
+}
+
+/* Criterion runs each test in its own process: setenv stays in this test. */
+Test(ops_transformer, attention_tiled_kernel_matches_reference)
+{
+    cr_assert_eq(setenv("MESHGPT_ATTENTION_KERNEL", "tiled", 1), 0);
+    check_attention_cases();
+}
+
+Test(ops_transformer, attention_per_invocation_kernel_matches_reference)
+{
+    cr_assert_eq(setenv("MESHGPT_ATTENTION_KERNEL", "per_invocation", 1), 0);
+    check_attention_cases();
+}
+
+Test(ops_transformer, attention_refuses_an_unknown_kernel_name)
+{
+    cr_assert_eq(setenv("MESHGPT_ATTENTION_KERNEL", "fastest", 1), 0);
+    mg_context *ctx = test_vulkan_context();
+    int64_t shape[2] = {2, 4};
+    float values[8] = {0};
+    mg_tensor *x = test_tensor(ctx, MG_DTYPE_F32, 2, shape, values), *out = test_empty(ctx, MG_DTYPE_F32, 2, shape);
+    mg_attention_params p = {.heads = 1, .scale = 0.5f, .keys = 2};
+    cr_assert_eq(mg_op_attention(ctx, x, x, x, NULL, NULL, NULL, &p, out), MG_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(mg_context_last_error(ctx), "MESHGPT_ATTENTION_KERNEL") != NULL, "%s",
+              mg_context_last_error(ctx));
+    mg_tensor_free(x);
+    mg_tensor_free(out);
+    test_close(ctx);
 }
 
 Test(ops_transformer, attention_cached_steps_equal_teacher_forcing)

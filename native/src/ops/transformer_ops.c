@@ -4,6 +4,7 @@
 #include "ops/op_common.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TF_ELEMENTWISE_WORKGROUP 256
@@ -106,6 +107,45 @@ static uint32_t attention_workgroup(mg_context *ctx, bool subgroups)
                      : mg_workgroup_size(ctx, TF_ATTENTION_GPU_WORKGROUP);
 }
 
+/* Which attention shader runs: tf_attention.comp (a workgroup per item, key
+ * tiles, workgroup or subgroup reductions: what GPUs run fast) or
+ * tf_attention_per_invocation.comp (an invocation per item, everything in
+ * registers: 10x faster than the tiled one on lavapipe, whose workgroups are
+ * loops over SIMD lanes of one core and whose barriers are expensive).
+ * MESHGPT_ATTENTION_KERNEL=tiled|per_invocation overrides the choice, so
+ * that tests and benchmarks can run either on any device. */
+static mg_status attention_kernel(mg_context *ctx, const char *op, bool *per_invocation)
+{
+    const char *choice = getenv("MESHGPT_ATTENTION_KERNEL");
+    if (!choice || !*choice) {
+        *per_invocation = mg_device_is_cpu(ctx);
+        return MG_OK;
+    }
+    if (strcmp(choice, "tiled") == 0 || strcmp(choice, "per_invocation") == 0) {
+        *per_invocation = choice[0] == 'p';
+        return MG_OK;
+    }
+    return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
+                   "%s: MESHGPT_ATTENTION_KERNEL is \"%s\"; set it to tiled or per_invocation, or unset it", op,
+                   choice);
+}
+
+/* Invocations per workgroup of the per-invocation shader: one SIMD batch.
+ * lavapipe runs a workgroup on one core, its invocations in batches of the
+ * subgroup size (the SIMD width); a smaller workgroup still costs a whole
+ * batch (measured: 1 invocation per workgroup is 10x slower than 8), and a
+ * larger one leaves cores idle on a decoding step (batch x heads items). */
+static uint32_t per_invocation_workgroup(mg_context *ctx)
+{
+    return mg_subgroup_workgroup_size(ctx, 1);
+}
+
+/* lavapipe ends every loop of an invocation once the loops of that
+ * invocation have run 65535 iterations in all (a guard against endless
+ * loops). The per-invocation shader unrolls its channel loops, so only its
+ * key loops count; past this many keys it would silently stop early. */
+#define TF_ATTENTION_CPU_LOOP_BUDGET 65000
+
 mg_status mg_op_attention(mg_context *ctx, const mg_tensor *q, const mg_tensor *k, const mg_tensor *v,
                           const mg_tensor *mem_k, const mg_tensor *mem_v, const mg_tensor *key_mask,
                           const mg_attention_params *params, mg_tensor *out)
@@ -158,6 +198,11 @@ mg_status mg_op_attention(mg_context *ctx, const mg_tensor *q, const mg_tensor *
                          mg_param_of(mem_k), mg_param_of(mem_v), mg_i32_of(key_mask), mg_f32_of(out));
         return MG_OK;
     }
+    bool per_invocation = false;
+    if ((status = attention_kernel(ctx, op, &per_invocation)) != MG_OK)
+        return status;
+    if (per_invocation && mg_device_is_cpu(ctx) && mems + p->keys > TF_ATTENTION_CPU_LOOP_BUDGET)
+        per_invocation = false; /* the tiled shader runs fewer iterations per invocation */
     mg_gpu_dispatch d;
     memset(&d, 0, sizeof d);
     struct {
@@ -187,13 +232,22 @@ mg_status mg_op_attention(mg_context *ctx, const mg_tensor *q, const mg_tensor *
     pc.y_offset = mg_bind(ctx, &d, out, true);
     bool sg = mg_use_subgroups(ctx);
     bool f16 = mems && mem_k->dtype == MG_DTYPE_F16;
+    size_t items = batch * n * p->heads;
+    if (per_invocation) {
+        d.shader = f16 ? MG_SHADER_TF_ATTENTION_PER_INVOCATION_F16 : MG_SHADER_TF_ATTENTION_PER_INVOCATION_F32;
+        d.spec[0] = per_invocation_workgroup(ctx);
+        d.spec[1] = (uint32_t)dim_head; /* DIM_HEAD: the channel loops unroll */
+        d.spec_count = 2;
+        mg_grid_1d(ctx, &d, (items + d.spec[0] - 1) / d.spec[0]);
+        return record(ctx, &d, &pc, sizeof pc);
+    }
     if (f16)
         d.shader = sg ? MG_SHADER_TF_ATTENTION_F16_SG : MG_SHADER_TF_ATTENTION_F16;
     else
         d.shader = sg ? MG_SHADER_TF_ATTENTION_F32_SG : MG_SHADER_TF_ATTENTION_F32;
     d.spec[0] = attention_workgroup(ctx, sg);
     d.spec_count = 1;
-    mg_grid_1d(ctx, &d, batch * n * p->heads);
+    mg_grid_1d(ctx, &d, items);
     return record(ctx, &d, &pc, sizeof pc);
 }
 
