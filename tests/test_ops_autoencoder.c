@@ -457,7 +457,9 @@ static double vq_distance(const float *x, const float *cb, int64_t d, int64_t r,
 
 Test(ops_autoencoder, vq_nearest_exact_with_duplicate_rows_f32_f16)
 {
-    static const int64_t cases[][3] = {{1, 1, 1}, {77, 19, 300}, {64, 192, 1000}, {5, 3, 2}}; /* n, d, k */
+    /* {3, 192, 16384}: meshgpt-pytorch's default ResidualVQ size, long enough per invocation to meet
+     * lavapipe's 65,535-loop-iteration guard if the workgroup is too small */
+    static const int64_t cases[][3] = {{1, 1, 1}, {77, 19, 300}, {64, 192, 1000}, {5, 3, 2}, {3, 192, 16384}}; /* n, d, k */
     test_pair ctx = test_open_pair();
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         int64_t n = cases[ci][0], d = cases[ci][1], k = cases[ci][2];

@@ -46,5 +46,8 @@ uint32_t mg_subgroup_workgroup_size(mg_context *ctx, uint32_t wanted);
 /* The device is a CPU implementation (lavapipe, SwiftShader): no memory
  * coalescing to feed, few cores, barriers and shared memory are expensive. */
 bool mg_device_is_cpu(mg_context *ctx);
+/* Loop iterations one invocation may run on a CPU device: Mesa's lavapipe stops every loop of a shader after
+ * 65,535 iterations of its loops together (an anti-hang guard), silently. Kernels stay below this. */
+#define MG_CPU_DEVICE_LOOP_BUDGET 60000u
 
 #endif

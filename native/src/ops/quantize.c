@@ -135,8 +135,23 @@ mg_status mg_op_vq_nearest(mg_context *ctx, const mg_tensor *x, const mg_tensor 
     p.codebook_offset = mg_bind(ctx, &dispatch, codebook, false);
     p.result_offset = mg_bind(ctx, &dispatch, indices, true);
     dispatch.shader = codebook->dtype == MG_DTYPE_F16 ? MG_SHADER_VQ_NEAREST_F16 : MG_SHADER_VQ_NEAREST_F32;
-    /* One workgroup per row of x; its invocations share the codebook rows. */
-    dispatch.spec[0] = mg_workgroup_size(ctx, mg_device_is_cpu(ctx) ? 8 : 256);
+    /* One workgroup per row of x; its invocations share the codebook rows. A CPU
+     * device wants few invocations, but Mesa's lavapipe stops every loop of a
+     * shader once its loops together ran 65,535 iterations (an anti-hang guard),
+     * so each invocation's share, ceil(k / size) rows of d + 1 steps, must stay
+     * below that: a larger workgroup for large codebooks. */
+    uint32_t wanted = 256;
+    if (mg_device_is_cpu(ctx)) {
+        wanted = 8;
+        while (wanted < 1024 && ((uint64_t)k + wanted - 1) / wanted * ((uint64_t)d + 1) > MG_CPU_DEVICE_LOOP_BUDGET)
+            wanted *= 2;
+    }
+    dispatch.spec[0] = mg_workgroup_size(ctx, wanted);
+    if (mg_device_is_cpu(ctx) &&
+        ((uint64_t)k + dispatch.spec[0] - 1) / dispatch.spec[0] * ((uint64_t)d + 1) > MG_CPU_DEVICE_LOOP_BUDGET)
+        return mg_fail(&ctx->diag, MG_ERR_UNSUPPORTED,
+                       "vq_nearest: a codebook of %zu x %zu is too large for this CPU Vulkan driver's loop limit; "
+                       "use the CPU backend (--device cpu)", k, d);
     dispatch.spec_count = 1;
     mg_grid_1d(ctx, &dispatch, n);
     memcpy(dispatch.push, &p, sizeof p);
