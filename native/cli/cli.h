@@ -19,6 +19,10 @@ bool cli_parse_common(int argc, char **argv, int *i, cli_common *common, bool *e
 /* Creates a context for the common options, printing the reason to stderr on failure. */
 mg_context *cli_open_context(const cli_common *common);
 
+/* Writes a mesh (format from the extension), welded first unless `weld` is false; prints the reason and
+ * returns 1 on failure. */
+int cli_write_mesh(const char *path, const mg_mesh *mesh, bool weld);
+
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_bench_tokenize(int argc, char **argv);

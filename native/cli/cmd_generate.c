@@ -256,24 +256,6 @@ static void sample_path(const char *path, size_t index, size_t count, char *out,
         snprintf(out, size, "%.*s_%zu%s", (int)(dot - path), path, index, dot);
 }
 
-static int write_mesh(const char *path, const mg_mesh *mesh, bool weld)
-{
-    char error[1024];
-    mg_mesh welded;
-    memset(&welded, 0, sizeof welded);
-    if (weld && mg_mesh_weld(mesh, &welded, error, sizeof error) != MG_OK) {
-        fprintf(stderr, "meshgpt: %s\n", error);
-        return 1;
-    }
-    mg_status status = mg_mesh_write(path, weld ? &welded : mesh, MG_MESH_FORMAT_AUTO, error, sizeof error);
-    mg_mesh_free(&welded);
-    if (status != MG_OK) {
-        fprintf(stderr, "meshgpt: %s\n", error);
-        return 1;
-    }
-    return 0;
-}
-
 /* Tokenizes the partial mesh of --complete with the model's autoencoder. */
 static int tokenize_partial(const char *path, mg_model *model, mg_context *ctx, mg_tokens *out)
 {
@@ -352,7 +334,7 @@ static int run(generate_args *a)
             printf("%s: no faces (the model ended the mesh at once), not written\n", path);
             continue;
         }
-        rc = write_mesh(path, &meshes[s], a->weld);
+        rc = cli_write_mesh(path, &meshes[s], a->weld);
         if (rc == 0 && a->tokens_out) {
             char error[1024];
             sample_path(a->tokens_out, s, samples, tokens_path, sizeof tokens_path);

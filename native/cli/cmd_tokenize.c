@@ -123,24 +123,6 @@ static int read_mesh(const char *path, const mg_model *model, mg_mesh *mesh)
     return 0;
 }
 
-static int write_mesh(const char *path, const mg_mesh *mesh, bool weld)
-{
-    char error[1024];
-    mg_mesh welded;
-    memset(&welded, 0, sizeof welded);
-    if (weld && mg_mesh_weld(mesh, &welded, error, sizeof error) != MG_OK) {
-        fprintf(stderr, "meshgpt: %s\n", error);
-        return 1;
-    }
-    mg_status status = mg_mesh_write(path, weld ? &welded : mesh, MG_MESH_FORMAT_AUTO, error, sizeof error);
-    mg_mesh_free(&welded);
-    if (status != MG_OK) {
-        fprintf(stderr, "meshgpt: %s\n", error);
-        return 1;
-    }
-    return 0;
-}
-
 static int run_tokenize(const tokenizer_args *args)
 {
     mg_context *ctx = NULL;
@@ -199,7 +181,7 @@ static int run_decode(const tokenizer_args *args)
     }
     double seconds = now_seconds() - start;
     if (rc == 0)
-        rc = write_mesh(args->output, &mesh, args->weld);
+        rc = cli_write_mesh(args->output, &mesh, args->weld);
     if (rc == 0) {
         size_t valid = 0;
         for (size_t f = 0; f < mesh.num_faces; f++)
@@ -273,7 +255,7 @@ static int run_reconstruct(const tokenizer_args *args)
                corners ? sum / (double)corners : 0.0, worst, (hi - lo) / bins);
         printf("faces recovered exactly: %zu of %zu (%.1f%%)\n", exact_faces, processed.num_faces,
                processed.num_faces ? 100.0 * (double)exact_faces / (double)processed.num_faces : 0.0);
-        rc = write_mesh(args->output, &decoded, true);
+        rc = cli_write_mesh(args->output, &decoded, true);
         if (rc == 0)
             printf("written to %s\n", args->output);
     }

@@ -79,6 +79,24 @@ mg_context *cli_open_context(const cli_common *common)
     return ctx;
 }
 
+int cli_write_mesh(const char *path, const mg_mesh *mesh, bool weld)
+{
+    char error[1024];
+    mg_mesh welded;
+    memset(&welded, 0, sizeof welded);
+    if (weld && mg_mesh_weld(mesh, &welded, error, sizeof error) != MG_OK) {
+        fprintf(stderr, "meshgpt: %s\n", error);
+        return 1;
+    }
+    mg_status status = mg_mesh_write(path, weld ? &welded : mesh, MG_MESH_FORMAT_AUTO, error, sizeof error);
+    mg_mesh_free(&welded);
+    if (status != MG_OK) {
+        fprintf(stderr, "meshgpt: %s\n", error);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

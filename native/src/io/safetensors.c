@@ -16,10 +16,8 @@
 
 #if !defined(_WIN32)
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define MG_ST_HAVE_MMAP 1
 #else
 #include <process.h>
 #endif
@@ -86,10 +84,7 @@ void mg_safetensors_close(mg_safetensors *file)
         return;
     free_contents(file);
     free(file->owned);
-#ifdef MG_ST_HAVE_MMAP
-    if (file->mapped)
-        munmap(file->mapped, file->mapped_size);
-#endif
+    mg_file_unmap(file->mapped, file->mapped_size);
     memset(file, 0, sizeof *file);
 }
 
@@ -350,16 +345,6 @@ mg_status mg_safetensors_parse(const void *bytes, size_t size, mg_safetensors *o
     return status;
 }
 
-static mg_status read_whole(const char *path, mg_safetensors *out, const uint8_t **bytes, size_t *size,
-                            mg_diag *diag)
-{
-    uint8_t *data = NULL;
-    mg_status status = mg_read_whole_file(path, &data, size, diag);
-    out->owned = data;
-    *bytes = data;
-    return status;
-}
-
 mg_status mg_safetensors_open(const char *path, mg_safetensors *out, mg_diag *diag)
 {
     if (!out)
@@ -367,34 +352,13 @@ mg_status mg_safetensors_open(const char *path, mg_safetensors *out, mg_diag *di
     memset(out, 0, sizeof *out);
     if (!path)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "mg_safetensors_open: path is NULL");
-    const uint8_t *bytes = NULL;
-    size_t size = 0;
-    mg_status status = MG_OK;
-#ifdef MG_ST_HAVE_MMAP
-    /* Mapping keeps a large model out of the heap: only the pages uploaded are read. */
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return mg_fail(diag, MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        status = mg_fail(diag, MG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    } else if (!S_ISREG(st.st_mode)) {
-        status = mg_fail(diag, MG_ERR_IO, "%s is not a regular file", path);
-    } else if (st.st_size > 0) {
-        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map != MAP_FAILED) {
-            out->mapped = map;
-            out->mapped_size = (size_t)st.st_size;
-            bytes = map;
-            size = (size_t)st.st_size;
-        }
-    }
-    close(fd);
-    if (status == MG_OK && !out->mapped)
-        status = read_whole(path, out, &bytes, &size, diag);
-#else
-    status = read_whole(path, out, &bytes, &size, diag);
-#endif
+    mg_file_bytes file;
+    mg_status status = mg_file_bytes_open(path, &file, diag);
+    out->mapped = file.mapped;
+    out->mapped_size = file.mapped_size;
+    out->owned = file.owned;
+    const uint8_t *bytes = file.data;
+    size_t size = file.size;
     if (status == MG_OK)
         status = parse_header(path, bytes, size, out, diag);
     if (status != MG_OK)

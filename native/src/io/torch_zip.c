@@ -15,14 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if !defined(_WIN32)
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#define MG_ZIP_HAVE_MMAP 1
-#endif
-
 #define SIG_LOCAL 0x04034b50u
 #define SIG_CENTRAL 0x02014b50u
 #define SIG_END 0x06054b50u
@@ -67,10 +59,7 @@ void mg_zip_close(mg_zip *zip)
     free(zip->entries);
     free(zip->source);
     free(zip->owned);
-#ifdef MG_ZIP_HAVE_MMAP
-    if (zip->mapped)
-        munmap(zip->mapped, zip->mapped_size);
-#endif
+    mg_file_unmap(zip->mapped, zip->mapped_size);
     memset(zip, 0, sizeof *zip);
 }
 
@@ -289,17 +278,6 @@ mg_status mg_zip_parse(const void *bytes, size_t size, const char *source, mg_zi
     return status;
 }
 
-static mg_status read_whole(const char *path, mg_zip *out, mg_diag *diag)
-{
-    uint8_t *data = NULL;
-    size_t size = 0;
-    mg_status status = mg_read_whole_file(path, &data, &size, diag);
-    out->owned = data;
-    out->bytes = data;
-    out->size = size;
-    return status;
-}
-
 mg_status mg_zip_open(const char *path, mg_zip *out, mg_diag *diag)
 {
     if (!out)
@@ -310,35 +288,13 @@ mg_status mg_zip_open(const char *path, mg_zip *out, mg_diag *diag)
     out->source = duplicate(path);
     if (!out->source)
         return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory opening %s", path);
-    mg_status status = MG_OK;
-#ifdef MG_ZIP_HAVE_MMAP
-    /* Mapped, a checkpoint's storages are read once, straight into the upload (or the writer). */
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        status = mg_fail(diag, MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-        mg_zip_close(out);
-        return status;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        status = mg_fail(diag, MG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    } else if (!S_ISREG(st.st_mode)) {
-        status = mg_fail(diag, MG_ERR_IO, "%s is not a regular file", path);
-    } else if (st.st_size > 0) {
-        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map != MAP_FAILED) {
-            out->mapped = map;
-            out->mapped_size = (size_t)st.st_size;
-            out->bytes = map;
-            out->size = (size_t)st.st_size;
-        }
-    }
-    close(fd);
-    if (status == MG_OK && !out->mapped)
-        status = read_whole(path, out, diag);
-#else
-    status = read_whole(path, out, diag);
-#endif
+    mg_file_bytes file;
+    mg_status status = mg_file_bytes_open(path, &file, diag);
+    out->mapped = file.mapped;
+    out->mapped_size = file.mapped_size;
+    out->owned = file.owned;
+    out->bytes = file.data;
+    out->size = file.size;
     if (status == MG_OK)
         status = parse(out, diag);
     if (status != MG_OK)
