@@ -465,110 +465,20 @@ Test(generate_api, bad_input, .fini = cleanup_temp)
 
 #include "api/text_encoder.h"
 #include "io/safetensors.h"
+#include "test_synthetic_bert.h"
 
 #define SYN_HIDDEN 512 /* a 'clip' model's dim_text */
-#define SYN_INTER 16
-#define SYN_VOCAB 8
-#define SYN_POSITIONS 16
 
-/* A one-layer BERT folder with random weights, 512 wide so that it fits a 'clip'-conditioned model. */
 static void write_synthetic_bert(const char *folder)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.json", folder);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "{\"hidden_size\": %d, \"num_hidden_layers\": 1, \"num_attention_heads\": 8, \"intermediate_size\": %d,"
-               " \"vocab_size\": %d, \"max_position_embeddings\": %d, \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12,"
-               " \"hidden_act\": \"gelu\"}\n",
-            SYN_HIDDEN, SYN_INTER, SYN_VOCAB, SYN_POSITIONS);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/vocab.txt", folder);
-    f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nchair\ntable\n", f);
-    fclose(f);
-    const int64_t h = SYN_HIDDEN, in = SYN_INTER;
-    struct {
-        const char *name;
-        int ndim;
-        int64_t d0, d1;
-        float center;
-    } specs[] = {
-        {"embeddings.word_embeddings.weight", 2, SYN_VOCAB, h, 0},
-        {"embeddings.position_embeddings.weight", 2, SYN_POSITIONS, h, 0},
-        {"embeddings.token_type_embeddings.weight", 2, 2, h, 0},
-        {"embeddings.LayerNorm.weight", 1, h, 0, 1},
-        {"embeddings.LayerNorm.bias", 1, h, 0, 0},
-        {"encoder.layer.0.attention.self.query.weight", 2, h, h, 0},
-        {"encoder.layer.0.attention.self.query.bias", 1, h, 0, 0},
-        {"encoder.layer.0.attention.self.key.weight", 2, h, h, 0},
-        {"encoder.layer.0.attention.self.key.bias", 1, h, 0, 0},
-        {"encoder.layer.0.attention.self.value.weight", 2, h, h, 0},
-        {"encoder.layer.0.attention.self.value.bias", 1, h, 0, 0},
-        {"encoder.layer.0.attention.output.dense.weight", 2, h, h, 0},
-        {"encoder.layer.0.attention.output.dense.bias", 1, h, 0, 0},
-        {"encoder.layer.0.attention.output.LayerNorm.weight", 1, h, 0, 1},
-        {"encoder.layer.0.attention.output.LayerNorm.bias", 1, h, 0, 0},
-        {"encoder.layer.0.intermediate.dense.weight", 2, in, h, 0},
-        {"encoder.layer.0.intermediate.dense.bias", 1, in, 0, 0},
-        {"encoder.layer.0.output.dense.weight", 2, h, in, 0},
-        {"encoder.layer.0.output.dense.bias", 1, h, 0, 0},
-        {"encoder.layer.0.output.LayerNorm.weight", 1, h, 0, 1},
-        {"encoder.layer.0.output.LayerNorm.bias", 1, h, 0, 0},
-    };
-    enum { N = sizeof specs / sizeof specs[0] };
-    mg_st_write_tensor tensors[N];
-    float *data[N];
-    for (size_t i = 0; i < N; i++) {
-        size_t count = (size_t)specs[i].d0 * (size_t)(specs[i].ndim == 2 ? specs[i].d1 : 1);
-        data[i] = malloc(count * sizeof(float));
-        test_fill_uniform(data[i], count, (uint32_t)(100 + i), specs[i].center - 0.1f, specs[i].center + 0.1f);
-        memset(&tensors[i], 0, sizeof tensors[i]);
-        tensors[i].name = specs[i].name;
-        tensors[i].dtype = MG_ST_F32;
-        tensors[i].ndim = specs[i].ndim;
-        tensors[i].shape[0] = specs[i].d0;
-        tensors[i].shape[1] = specs[i].d1;
-        tensors[i].data = data[i];
-    }
-    snprintf(path, sizeof path, "%s/model.safetensors", folder);
-    mg_diag diag;
-    mg_diag_init(&diag, NULL, NULL, MG_LOG_NONE);
-    cr_assert_eq(mg_safetensors_write(path, tensors, N, NULL, 0, &diag), MG_OK, "%s", diag.last_error);
-    mg_diag_destroy(&diag);
-    for (size_t i = 0; i < N; i++)
-        free(data[i]);
+    test_write_synthetic_bert(folder, SYN_HIDDEN, 1);
 }
 
 static mg_model *clip_conditioned_model(mg_context *ctx)
 {
-    mg_model_config config = {0};
-    mg_ae_config *c = &config.autoencoder;
-    mg_ae_config_defaults(c);
-    c->dim_coor_embed = 8;
-    c->dim_area_embed = 4;
-    c->dim_normal_embed = 4;
-    c->dim_angle_embed = 4;
-    c->encoder_depth = 1;
-    c->encoder_dims[0] = 16;
-    c->decoder_depth = 1;
-    c->decoder_dims[0] = 16;
-    c->dim_codebook = 16;
-    c->codebook_size = 64;
-    c->local_attn_dim_head = 8;
-    c->local_attn_heads = 2;
-    c->linear_attn_dim_head = 4;
-    c->linear_attn_heads = 2;
-    config.has_transformer = true;
-    config.transformer_json = (char *)"{\"dim\":32,\"max_seq_len\":60,\"attn_depth\":1,\"attn_dim_head\":8,"
-                                      "\"attn_heads\":2,\"fine_attn_depth\":1,\"coarse_pre_gateloop_depth\":1,"
-                                      "\"fine_pre_gateloop_depth\":1,\"condition_on_text\":true,"
-                                      "\"text_condition_model_types\":[\"clip\"]}";
     const char *path = temp_path("clip.safetensors");
     /* Large enough weights that the text moves the logits visibly. */
-    cr_assert_eq(mg_model_write_random(path, &config, 5, 0.5f, MG_ST_F32, &ctx->diag), MG_OK, "%s",
-                 ctx->diag.last_error);
+    test_write_clip_conditioned_model(path, 5, 0.5f);
     mg_model *model = NULL;
     cr_assert_eq(mg_model_load(ctx, path, &model), MG_OK, "%s", mg_context_last_error(ctx));
     cr_assert_eq(model->transformer.config.dim_text, SYN_HIDDEN);

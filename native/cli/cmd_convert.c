@@ -7,7 +7,7 @@
 static void convert_usage(FILE *out)
 {
     fprintf(out, "usage: meshgpt convert IN [--config config.json] -o OUT.safetensors [--dtype f32|f16|bf16]\n"
-                 "                       [--weights auto|model|ema] [--allow-missing] [-v]\n\n"
+                 "                       [--weights auto|model|ema] [--allow-missing] [--text-encoder DIR] [-v]\n\n"
                  "Writes a model file (.safetensors with its configuration in the metadata) from a\n"
                  "meshgpt-pytorch checkpoint saved by torch.save (.pt/.bin/.ckpt: model.save() files,\n"
                  "trainer checkpoints, state dicts) or another model file; later loads are instant.\n"
@@ -20,6 +20,9 @@ static void convert_usage(FILE *out)
                  "  --allow-missing write tensors IN lacks at their initial values (norm gains neutral,\n"
                  "                  the rest 0) and drop unexpected ones, with a warning naming them\n"
                  "                  (default: refuse; mis-shaped tensors are always refused)\n"
+                 "  --text-encoder DIR  store a Hugging Face BERT folder (config.json, vocab.txt,\n"
+                 "                  model.safetensors) in the file as its built-in text encoder, so prompts\n"
+                 "                  need no --text-encoder later (its width must be the model's dim_text)\n"
                  "  -v, --verbose   say what was inferred and converted\n");
 }
 
@@ -50,6 +53,8 @@ int cmd_convert(int argc, char **argv)
             value = &params.dtype;
         else if (strcmp(arg, "--weights") == 0)
             value = &params.weights;
+        else if (strcmp(arg, "--text-encoder") == 0)
+            value = &params.text_encoder;
         if (value) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "meshgpt convert: %s needs a value\n", arg);

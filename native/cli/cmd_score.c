@@ -8,13 +8,14 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: meshgpt score TOKENS.json -m MODEL [\"TEXT\" --text-encoder DIR | --text-embedding F.npy]\n"
+    fprintf(out, "usage: meshgpt score TOKENS.json -m MODEL [\"TEXT\" [--text-encoder DIR] | --text-embedding F.npy]\n"
                  "                    [--logits-out LOGITS.npy] [-d DEVICE]\n"
                  "\n"
                  "Prints the MeshTransformer's mean cross-entropy on the tokens with EOS appended\n"
                  "(meshgpt-pytorch's forward_on_codes loss) and its perplexity. --logits-out writes the\n"
                  "teacher-forced logits as float32 [tokens + 1, vocabulary]: row i predicts token i, the\n"
-                 "last row what follows the sequence (EOS is the last column).\n");
+                 "last row what follows the sequence (EOS is the last column). A prompt is encoded by\n"
+                 "--text-encoder DIR, or by the model's built-in text encoder when it has one.\n");
 }
 
 int cmd_score(int argc, char **argv)

@@ -361,6 +361,8 @@ typedef struct mg_convert_params {
     bool verbose;            /* also log what was inferred or converted (info level) to stderr */
     bool allow_missing;      /* write the tensors the input lacks as mg_model_load_params.allow_missing
                                 initialises them (and drop unexpected ones), with a warning */
+    const char *text_encoder; /* a Hugging Face BERT folder (config.json, vocab.txt, model.safetensors) to store
+                                 in the file as its built-in text encoder (replacing any it has); NULL: none */
 } mg_convert_params;
 
 /*
@@ -438,6 +440,13 @@ MG_API mg_status mg_text_encoder_load(mg_context *context, const char *folder, m
 MG_API void mg_text_encoder_free(mg_text_encoder *encoder);
 /* The width of the encoder's token states (BERT's hidden_size). */
 MG_API size_t mg_text_encoder_width(const mg_text_encoder *encoder);
+/*
+ * Whether the model file carries its own text encoder (written by
+ * `meshgpt convert --text-encoder DIR` or by training): then a prompt needs no
+ * mg_text_encoder, and mg_generate / mg_score use the built-in one whenever
+ * mg_text_condition.encoder is NULL.
+ */
+MG_API bool mg_model_has_text_encoder(const mg_model *model);
 
 /*
  * What a text-conditioned model is conditioned on: either a prompt with an
@@ -446,8 +455,8 @@ MG_API size_t mg_text_encoder_width(const mg_text_encoder *encoder);
  * conditioner's space; token rows equal to -1 everywhere are padding).
  */
 typedef struct mg_text_condition {
-    const char *prompt;              /* UTF-8 text; needs `encoder` */
-    mg_text_encoder *encoder;
+    const char *prompt;              /* UTF-8 text; needs `encoder` or a model with a built-in one */
+    mg_text_encoder *encoder;        /* NULL: the model's built-in encoder */
     const float *embedding;          /* [embedding_tokens * embedding_width], row-major */
     size_t embedding_tokens;
     size_t embedding_width;          /* must equal the model's dim_text */

@@ -121,13 +121,15 @@ static mg_status resolve_text(mg_model *model, const mg_text_condition *text, fl
         *out_tokens = text->embedding_tokens;
         return MG_OK;
     }
-    if (!text->encoder)
+    mg_text_encoder *encoder = text->encoder ? text->encoder : model->text_encoder;
+    if (!encoder)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT,
-                       "a prompt needs a text encoder (mg_text_encoder_load, `--text-encoder DIR`), or give a "
-                       "precomputed text embedding instead");
+                       "a prompt needs a text encoder and this model has no built-in one: load the encoder it was "
+                       "trained with (mg_text_encoder_load, `--text-encoder DIR`), or give a precomputed text "
+                       "embedding instead");
     float *states = NULL;
     size_t tokens = 0;
-    mg_status status = mg_text_encoder_states(text->encoder, text->prompt, width, "dim_text", diag, &states, &tokens);
+    mg_status status = mg_text_encoder_states(encoder, text->prompt, width, "dim_text", diag, &states, &tokens);
     if (status == MG_OK)
         status = project_to_latent(model, states, tokens);
     if (status != MG_OK) {

@@ -1,5 +1,6 @@
 /* Public model handle: load, free, config and limits. */
 #include "core/context.h"
+#include "api/text_encoder.h"
 #include "model/model.h"
 
 #include <stdlib.h>
@@ -13,6 +14,19 @@ mg_model_load_params mg_model_load_default_params(void)
 mg_status mg_model_load(mg_context *ctx, const char *path, mg_model **out_model)
 {
     return mg_model_load_with(ctx, path, NULL, out_model);
+}
+
+/* The file's own text encoder; its width must be the transformer's dim_text (when it is conditioned on text). */
+static mg_status load_text_encoder(mg_context *ctx, mg_model *model, const char *path)
+{
+    const mg_bert_config *config = &model->info.text_encoder;
+    if (model->has_transformer && model->transformer.config.condition_on_text &&
+        (size_t)model->transformer.config.dim_text != config->hidden)
+        return mg_fail(&ctx->diag, MG_ERR_FORMAT, "%s: the built-in text encoder is %zu wide but the transformer's "
+                       "dim_text is %d: they do not belong together", path, config->hidden,
+                       model->transformer.config.dim_text);
+    return mg_text_encoder_create_builtin(ctx, config, &model->weights, MG_MODEL_TEXT_ENCODER_PREFIX,
+                                          model->info.text_vocab, path, &model->text_encoder);
 }
 
 mg_status mg_model_load_with(mg_context *ctx, const char *path, const mg_model_load_params *params,
@@ -38,7 +52,10 @@ mg_status mg_model_load_with(mg_context *ctx, const char *path, const mg_model_l
         model->has_transformer = true;
         status = mg_transformer_init(&model->transformer, ctx, &model->info.transformer, &model->weights);
     }
+    if (status == MG_OK && model->info.has_text_encoder)
+        status = load_text_encoder(ctx, model, path);
     if (status != MG_OK) {
+        mg_text_encoder_free(model->text_encoder);
         mg_weights_free(&model->weights);
         mg_model_file_info_free(&model->info);
         free(model);
@@ -54,6 +71,7 @@ void mg_model_free(mg_model *model)
     if (!model)
         return;
     mg_context *ctx = model->ctx;
+    mg_text_encoder_free(model->text_encoder);
     mg_weights_free(&model->weights);
     mg_model_file_info_free(&model->info);
     free(model);
@@ -84,4 +102,9 @@ mg_status mg_model_coordinate_grid(const mg_model *model, float *out_lo, float *
     *out_hi = config->coor_range[1];
     *out_bins = config->num_discrete_coors;
     return MG_OK;
+}
+
+bool mg_model_has_text_encoder(const mg_model *model)
+{
+    return model && model->text_encoder;
 }

@@ -5,6 +5,7 @@
  */
 #include "meshgpt.h"
 
+#include "api/model_text_embed.h"
 #include "core/diag.h"
 #include "core/half.h"
 #include "model/missing_init.h"
@@ -215,35 +216,76 @@ static mg_status convert(const char *input, const char *output, const mg_convert
         free(specs);
         room += spec_count;
     }
-    size_t count = file.count;
+    /* A text encoder from a folder replaces any the input carries. */
+    mg_text_embed embed;
+    memset(&embed, 0, sizeof embed);
+    const char *text_folder = params ? params->text_encoder : NULL;
+    if (status == MG_OK && text_folder)
+        status = mg_text_embed_open(text_folder, &embed, diag);
+    size_t count = 0;
     mg_st_write_tensor *tensors = calloc(room + 1, sizeof *tensors);
     void **buffers = calloc(room + 1, sizeof *buffers);
     if (status == MG_OK && (!tensors || !buffers))
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting %s", input);
     for (size_t i = 0; status == MG_OK && i < file.count; i++) {
         const mg_st_tensor *t = &file.tensors[i];
-        mg_st_write_tensor *w = &tensors[i];
+        if (text_folder && strncmp(t->name, MG_MODEL_TEXT_ENCODER_PREFIX, strlen(MG_MODEL_TEXT_ENCODER_PREFIX)) == 0)
+            continue;
+        mg_st_write_tensor *w = &tensors[count];
+        size_t slot = count++;
         w->name = t->name;
         w->dtype = t->dtype;
         w->ndim = t->ndim;
         memcpy(w->shape, t->shape, sizeof w->shape);
         w->data = t->data;
         if (change && is_float(t->dtype) && t->dtype != to) {
-            buffers[i] = convert_tensor(t, to);
-            if (!buffers[i])
+            buffers[slot] = convert_tensor(t, to);
+            if (!buffers[slot])
                 status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting '%s'", t->name);
             w->dtype = to;
-            w->data = buffers[i];
+            w->data = buffers[slot];
         }
     }
     if (status == MG_OK && params && params->allow_missing)
         status = complete_tensors(&file, &config, input, tensors, buffers, &count, diag);
+    /* The text encoder's tensors last: the completion above only knows the input's own tensors. */
+    mg_st_write_tensor *all = NULL;
+    void **embed_buffers = calloc(embed.count + 1, sizeof *embed_buffers);
+    if (status == MG_OK && !embed_buffers)
+        status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting %s", input);
+    if (status == MG_OK && text_folder) {
+        status = mg_text_embed_apply(&embed, text_folder, &config, diag);
+        if (status == MG_OK && !(all = calloc(count + embed.count, sizeof *all)))
+            status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting %s", input);
+        if (status == MG_OK)
+            memcpy(all, tensors, count * sizeof *all);
+        for (size_t i = 0; status == MG_OK && i < embed.count; i++) {
+            const mg_st_tensor *t = embed.sources[i];
+            mg_st_write_tensor *w = &all[count + i];
+            w->name = embed.names[i];
+            w->dtype = t->dtype;
+            w->ndim = t->ndim;
+            memcpy(w->shape, t->shape, sizeof w->shape);
+            w->data = t->data;
+            if (change && is_float(t->dtype) && t->dtype != to) {
+                if (!(embed_buffers[i] = convert_tensor(t, to)))
+                    status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory converting '%s'", t->name);
+                w->dtype = to;
+                w->data = embed_buffers[i];
+            }
+        }
+    }
     if (status == MG_OK)
-        status = mg_model_write(output, &config, tensors, count, diag);
+        status = mg_model_write(output, &config, all ? all : tensors, all ? count + embed.count : count, diag);
+    for (size_t i = 0; embed_buffers && i < embed.count; i++)
+        free(embed_buffers[i]);
+    free(embed_buffers);
+    free(all);
     for (size_t i = 0; buffers && i <= room; i++)
         free(buffers[i]);
     free(buffers);
     free(tensors);
+    mg_text_embed_close(&embed);
     mg_model_config_free(&config);
     mg_safetensors_close(&file);
     return status;

@@ -1,11 +1,15 @@
-/* Public text encoder: a BERT folder (config.json, vocab.txt, model.safetensors) turned into token states. */
+/* Public text encoder: a BERT folder (config.json, vocab.txt, model.safetensors), or a model file's built-in
+ * encoder, turned into token states. */
 #include "api/text_encoder.h"
 
 #include "core/context.h"
+#include "text/bert_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static mg_status finish(mg_context *ctx, mg_text_encoder *encoder, const char *source, mg_text_encoder **out);
 
 mg_status mg_text_encoder_load(mg_context *context, const char *folder, mg_text_encoder **out_encoder)
 {
@@ -29,20 +33,57 @@ mg_status mg_text_encoder_load(mg_context *context, const char *folder, mg_text_
         free(encoder);
         return status;
     }
+    char source[4200];
+    mg_format(source, sizeof source, "%s/config.json", folder);
+    return finish(context, encoder, source, out_encoder);
+}
+
+/* Shared by both loaders: the encoder's longest input, and the handle's reference on its context. */
+static mg_status finish(mg_context *ctx, mg_text_encoder *encoder, const char *source, mg_text_encoder **out)
+{
     const mg_bert_config *config = mg_bert_get_config(encoder->bert);
     encoder->max_length = config->max_positions < MG_WORDPIECE_DEFAULT_MAX_LENGTH ? config->max_positions
                                                                                  : MG_WORDPIECE_DEFAULT_MAX_LENGTH;
-    if (encoder->max_length < 2) {
+    size_t words = mg_wordpiece_vocab_size(encoder->vocab);
+    mg_status status = MG_OK;
+    if (encoder->max_length < 2)
+        status = mg_fail(&ctx->diag, MG_ERR_FORMAT,
+                         "%s: max_position_embeddings must be at least 2 ([CLS] and [SEP])", source);
+    else if (words > config->vocab)
+        status = mg_fail(&ctx->diag, MG_ERR_FORMAT,
+                         "%s: the vocabulary has %zu entries but the encoder's vocab_size is %zu: they do not belong "
+                         "together", source, words, config->vocab);
+    if (status != MG_OK) {
         mg_bert_free(encoder->bert);
         mg_wordpiece_free(encoder->vocab);
         free(encoder);
-        return mg_fail(&context->diag, MG_ERR_FORMAT,
-                       "%s/config.json: max_position_embeddings must be at least 2 ([CLS] and [SEP])", folder);
+        return status;
     }
-    encoder->ctx = context;
-    mg_context_retain(context);
-    *out_encoder = encoder;
+    encoder->ctx = ctx;
+    mg_context_retain(ctx);
+    *out = encoder;
     return MG_OK;
+}
+
+mg_status mg_text_encoder_create_builtin(mg_context *ctx, const mg_bert_config *config, const mg_weights *weights,
+                                         const char *prefix, const char *vocab_text, const char *source,
+                                         mg_text_encoder **out)
+{
+    *out = NULL;
+    mg_text_encoder *encoder = calloc(1, sizeof *encoder);
+    if (!encoder)
+        return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the text encoder");
+    char what[512];
+    mg_format(what, sizeof what, "%s (built-in text encoder vocabulary)", source);
+    mg_status status = mg_wordpiece_parse(vocab_text, strlen(vocab_text), what, &encoder->vocab, &ctx->diag);
+    if (status == MG_OK)
+        status = mg_bert_from_weights(ctx, config, weights, prefix, &encoder->bert);
+    if (status != MG_OK) {
+        mg_wordpiece_free(encoder->vocab);
+        free(encoder);
+        return status;
+    }
+    return finish(ctx, encoder, source, out);
 }
 
 void mg_text_encoder_free(mg_text_encoder *encoder)

@@ -5,6 +5,7 @@
 #include "core/diag.h"
 #include "text/bert.h"
 #include "text/wordpiece.h"
+#include "model/weights.h"
 
 struct mg_text_encoder {
     mg_context *ctx;
@@ -12,6 +13,14 @@ struct mg_text_encoder {
     mg_wordpiece_vocab *vocab;
     size_t max_length;      /* [CLS] + word pieces + [SEP]: the encoder's position table, at most 512 */
 };
+
+/*
+ * A model file's built-in encoder: BERT over the model's uploaded tensors under `prefix` (shared, not copied)
+ * and the vocabulary text (vocab.txt's content). `source` names the model in messages.
+ */
+mg_status mg_text_encoder_create_builtin(mg_context *ctx, const mg_bert_config *config, const mg_weights *weights,
+                                         const char *prefix, const char *vocab_text, const char *source,
+                                         mg_text_encoder **out);
 
 /*
  * The encoder's token states for one prompt ([CLS], the word pieces, [SEP];

@@ -4,6 +4,7 @@
  * inference, so configs written for meshgpt-pytorch load unchanged.
  */
 #include "model/config_json.h"
+#include "text/bert_config.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -554,6 +555,9 @@ void mg_model_config_free(mg_model_config *config)
     free(config->transformer_json);
     config->transformer_json = NULL;
     config->has_transformer = false;
+    free(config->text_vocab);
+    config->text_vocab = NULL;
+    config->has_text_encoder = false;
 }
 
 static mg_status keep_transformer(const cJSON *kwargs, const char *key, mg_model_config *out, mg_diag *diag)
@@ -651,7 +655,10 @@ mg_status mg_model_config_parse(const char *text, size_t length, mg_model_config
             status = read_max_faces(item, &out->autoencoder, diag);
         else if (strcmp(k, "transformer") == 0)
             status = keep_transformer(item, k, out, diag);
-        else if (strcmp(k, "format") != 0 && strcmp(k, "version") != 0 && strcmp(k, "autoencoder") != 0)
+        else if (strcmp(k, "text_encoder") == 0) {
+            status = mg_bert_config_from_json(item, "model config: \"text_encoder\"", &out->text_encoder, diag);
+            out->has_text_encoder = status == MG_OK;
+        } else if (strcmp(k, "format") != 0 && strcmp(k, "version") != 0 && strcmp(k, "autoencoder") != 0)
             mg_log(diag, MG_LOG_WARN, "model config: unknown key \"%s\" ignored", k);
     }
     /* The autoencoder last: its validation covers preprocess and max_faces too. */
@@ -722,6 +729,8 @@ char *mg_model_config_to_json(const mg_model_config *config, bool pretty)
         ok = add(root, "transformer", transformer);
         transformer = NULL;
     }
+    if (ok && config->has_text_encoder)
+        ok = add(root, "text_encoder", mg_bert_config_to_json(&config->text_encoder));
     cJSON_Delete(transformer);
     char *printed = ok ? (pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root)) : NULL;
     cJSON_Delete(root);

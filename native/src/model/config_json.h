@@ -15,7 +15,10 @@
  * The model document (safetensors metadata key "meshgpt"):
  *   {"format": "meshgpt-model", "version": 1,
  *    "autoencoder": {kwargs}, "preprocess": {...}, "max_faces": N,
- *    "transformer": {kwargs}}            (transformer optional, kept as JSON)
+ *    "transformer": {kwargs},            (transformer optional, kept as JSON)
+ *    "text_encoder": {BERT config.json}} (optional: a built-in text encoder whose tensors are in the file under
+ *                                         "text_encoder." and whose vocab.txt is the metadata key
+ *                                         "meshgpt.text_vocab")
  * Preprocess object: {"normalize": bool, "normalize_scale": number,
  *   "merge_vertices": bool, "drop_degenerate": bool,
  *   "vertex_order": "zyx" | "yzx" | "none", "face_rotation": "cyclic" | "sorted",
@@ -25,12 +28,15 @@
 #define MG_MODEL_CONFIG_JSON_H
 
 #include "model/ae_config.h"
+#include "text/bert.h"
 
 #include <cjson/cJSON.h>
 
 #define MG_MODEL_FORMAT_NAME "meshgpt-model"
 #define MG_MODEL_FORMAT_VERSION 1
 #define MG_MODEL_METADATA_KEY "meshgpt"
+#define MG_MODEL_TEXT_VOCAB_KEY "meshgpt.text_vocab"
+#define MG_MODEL_TEXT_ENCODER_PREFIX "text_encoder."
 
 /* Applies the MeshAutoencoder kwargs in `kwargs` on top of *config (start from
  * mg_ae_config_defaults), then validates. */
@@ -47,6 +53,9 @@ typedef struct mg_model_config {
     mg_ae_config autoencoder;
     bool has_transformer;
     char *transformer_json;  /* the transformer kwargs (compact JSON, malloc'ed), NULL when absent */
+    bool has_text_encoder;   /* a built-in BERT-architecture text encoder */
+    mg_bert_config text_encoder;
+    char *text_vocab;        /* its vocab.txt (malloc'ed, NUL-terminated); read from the file's metadata */
 } mg_model_config;
 
 /* The "meshgpt" metadata document. */

@@ -13,6 +13,7 @@ struct mg_model {
     mg_autoencoder autoencoder;
     bool has_transformer;
     mg_transformer transformer;
+    mg_text_encoder *text_encoder; /* the file's built-in text encoder, or NULL */
 };
 
 #endif

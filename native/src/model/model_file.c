@@ -11,6 +11,7 @@
 #include "core/half.h"
 #include "model/missing_init.h"
 #include "model/model_torch.h"
+#include "text/bert_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -59,14 +60,39 @@ static mg_status read_text_file(const char *path, char **out, size_t *size, bool
     return MG_OK;
 }
 
+/* The built-in text encoder's vocab.txt, which lives in its own metadata entry (it is large; the config stays
+ * readable). */
+static mg_status read_text_vocab(const mg_safetensors *file, const char *path, mg_model_config *config,
+                                 mg_diag *diag)
+{
+    const char *vocab = mg_safetensors_metadata(file, MG_MODEL_TEXT_VOCAB_KEY);
+    if (!vocab) {
+        mg_model_config_free(config);
+        return mg_fail(diag, MG_ERR_FORMAT, "%s has a built-in text encoder but no vocabulary (metadata \"%s\"): "
+                       "the file is damaged; convert it again with --text-encoder", path, MG_MODEL_TEXT_VOCAB_KEY);
+    }
+    size_t n = strlen(vocab) + 1;
+    config->text_vocab = malloc(n);
+    if (!config->text_vocab) {
+        mg_model_config_free(config);
+        return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory reading %s", path);
+    }
+    memcpy(config->text_vocab, vocab, n);
+    return MG_OK;
+}
+
 mg_status mg_model_file_read_config(const mg_safetensors *file, const char *path, mg_model_config *config,
                                     bool *from_metadata, mg_diag *diag)
 {
     const char *metadata = mg_safetensors_metadata(file, MG_MODEL_METADATA_KEY);
     if (from_metadata)
         *from_metadata = metadata != NULL;
-    if (metadata)
-        return mg_model_config_parse(metadata, strlen(metadata), config, diag);
+    if (metadata) {
+        mg_status status = mg_model_config_parse(metadata, strlen(metadata), config, diag);
+        if (status == MG_OK && config->has_text_encoder)
+            status = read_text_vocab(file, path, config, diag);
+        return status;
+    }
 
     /* config.json in the same folder, as meshgpt-pytorch checkpoints come. */
     size_t folder = 0;
@@ -367,6 +393,8 @@ mg_status mg_model_weight_specs(const mg_model_config *config, const char *prefi
     mg_status status = mg_ae_weight_specs(&config->autoencoder, prefix, specs, count, diag);
     if (status == MG_OK)
         status = add_transformer_specs(config, transformer, specs, count, diag);
+    if (status == MG_OK && config->has_text_encoder)
+        status = mg_bert_weight_specs(&config->text_encoder, MG_MODEL_TEXT_ENCODER_PREFIX, specs, count, diag);
     if (status != MG_OK) {
         free(*specs);
         *specs = NULL;
@@ -439,6 +467,7 @@ void mg_model_file_info_free(mg_model_file_info *info)
     if (!info)
         return;
     free(info->config_json);
+    free(info->text_vocab);
     memset(info, 0, sizeof *info);
 }
 
@@ -499,6 +528,10 @@ mg_status mg_model_file_load_with(mg_context *ctx, const char *path, bool allow_
         info->autoencoder_prefix = prefix;
         info->has_transformer = config.has_transformer;
         info->transformer = transformer;
+        info->has_text_encoder = config.has_text_encoder;
+        info->text_encoder = config.text_encoder;
+        info->text_vocab = config.text_vocab; /* moved */
+        config.text_vocab = NULL;
     } else {
         mg_weights_free(weights);
         mg_model_file_info_free(info);

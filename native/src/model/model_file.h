@@ -10,6 +10,7 @@
 #include "model/ae_config.h"
 #include "model/tf_config.h"
 #include "model/weights.h"
+#include "text/bert.h"
 
 typedef struct mg_model_file_info {
     bool has_autoencoder;
@@ -18,6 +19,9 @@ typedef struct mg_model_file_info {
     bool has_transformer;
     mg_tf_config transformer;       /* when has_transformer */
     char *config_json;              /* the whole configuration, as this project writes it (malloc'ed) */
+    bool has_text_encoder;          /* a built-in text encoder: tensors under "text_encoder." */
+    mg_bert_config text_encoder;
+    char *text_vocab;               /* its vocab.txt (malloc'ed) */
 } mg_model_file_info;
 
 /* Reads the config, checks every expected tensor and uploads the weights to ctx's backend. */

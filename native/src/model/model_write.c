@@ -46,8 +46,16 @@ mg_status mg_model_write(const char *path, const mg_model_config *config, const 
         goto done;
     }
     /* "format": "pt" is what PyTorch's safetensors writer records; other tools look for it. */
-    mg_st_metadata metadata[2] = {{"format", "pt"}, {MG_MODEL_METADATA_KEY, json}};
-    status = mg_safetensors_write(path, tensors, count, metadata, 2, diag);
+    mg_st_metadata metadata[3] = {{"format", "pt"}, {MG_MODEL_METADATA_KEY, json}, {MG_MODEL_TEXT_VOCAB_KEY, ""}};
+    size_t metadata_count = 2;
+    if (config->has_text_encoder) {
+        if (!config->text_vocab) {
+            status = mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "mg_model_write: the text encoder has no vocabulary");
+            goto done;
+        }
+        metadata[metadata_count++].value = config->text_vocab;
+    }
+    status = mg_safetensors_write(path, tensors, count, metadata, metadata_count, diag);
 done:
     free(json);
     free(descs);

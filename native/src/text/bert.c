@@ -1,5 +1,6 @@
 /* The BERT encoder's forward pass, built only from ops (Vulkan or the CPU reference). */
 #include "model/scratch.h"
+#include "ops/ops_transformer.h"
 #include "text/bert_internal.h"
 
 #include <math.h>
@@ -18,27 +19,20 @@ typedef struct bert_pass {
     mg_tensor *ffn;               /* [B, T, H] */
 } bert_pass;
 
+/* x = LayerNorm(word[id] + position[t] + token_type[0]). The position and type rows are added with
+ * add_table_rows, which reads f16 tables as they are (mg_op_add wants f32 operands). */
 static mg_status embed(mg_bert *bert, mg_scratch *s, const int32_t *ids, size_t batch, size_t tokens, bert_pass *p)
 {
     mg_context *ctx = bert->ctx;
     int64_t id_shape[2] = {(int64_t)batch, (int64_t)tokens};
     mg_tensor *id_tensor = mg_scratch_i32(s, ids, 2, id_shape);
-    int32_t *positions = malloc(tokens * sizeof *positions);
-    if (!positions)
-        return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory encoding text");
-    for (size_t t = 0; t < tokens; t++)
-        positions[t] = (int32_t)t; /* 0..T-1 for every row, padded or not, as BertModel does */
-    int64_t pos_shape[1] = {(int64_t)tokens};
-    mg_tensor *pos_ids = mg_scratch_i32(s, positions, 1, pos_shape);
-    free(positions);
-    mg_tensor *pos = mg_scratch_2d(s, MG_DTYPE_F32, (int64_t)tokens, (int64_t)bert->config.hidden);
     if (s->status != MG_OK)
         return s->status;
     mg_status status;
+    /* Position t of every row, padded or not, as BertModel does: row (t / 1) % max_positions = t (t < T <= max). */
     if ((status = mg_op_embedding(ctx, bert->word, id_tensor, p->x)) != MG_OK ||
-        (status = mg_op_embedding(ctx, bert->position, pos_ids, pos)) != MG_OK ||
-        (status = mg_op_add(ctx, p->x, pos, p->x)) != MG_OK ||
-        (status = mg_op_add(ctx, p->x, bert->token_type0, p->x)) != MG_OK)
+        (status = mg_op_add_table_rows(ctx, p->x, bert->position, 0, 1, bert->config.max_positions, p->x)) != MG_OK ||
+        (status = mg_op_add_table_rows(ctx, p->x, bert->token_type, 0, 1, 1, p->x)) != MG_OK)
         return status;
     return mg_op_layer_norm(ctx, p->x, bert->embed_norm_w, bert->embed_norm_b, bert->config.layer_norm_eps, 0.0f,
                             p->x);

@@ -20,9 +20,41 @@ typedef struct mg_bert_layer {
 struct mg_bert {
     mg_context *ctx;
     mg_bert_config config;
-    mg_tensor *word, *position, *token_type, *token_type0; /* token_type0: row 0, a view [hidden] */
+    mg_tensor *word, *position, *token_type;
     mg_tensor *embed_norm_w, *embed_norm_b;
     mg_bert_layer *layers;
 };
+
+/* ---- the tensors a config implies (bert_tensors.c) ---- */
+
+#include "io/safetensors.h"
+#include "model/weights.h"
+
+typedef struct mg_bert_tensor {
+    char name[128];     /* BertModel's state-dict name, e.g. "encoder.layer.0.attention.self.query.weight" */
+    int ndim;
+    int64_t shape[2];
+    mg_tensor **slot;   /* where it lives in `bert` (NULL when no bert was given) */
+} mg_bert_tensor;
+
+/* 5 embedding tensors, then 16 per layer. */
+size_t mg_bert_tensor_count(const mg_bert_config *config);
+/* Tensor i of the list; bert may be NULL (names and shapes only), else its layers must be allocated. */
+void mg_bert_tensor_at(const mg_bert_config *config, mg_bert *bert, size_t i, mg_bert_tensor *out);
+/* The list as weight specs under `prefix` ("text_encoder." in model files), appended to *specs / *count
+ * (realloc'ed). */
+mg_status mg_bert_weight_specs(const mg_bert_config *config, const char *prefix, mg_weight_spec **specs,
+                               size_t *count, mg_diag *diag);
+
+/* A BertModel tensor in a Hugging Face file: its own name, under "bert.", or LayerNorm.gamma/beta. NULL if none. */
+const mg_st_tensor *mg_bert_find_tensor(const mg_safetensors *file, const char *name);
+/* Present (t not NULL), of `want`'s shape and a float dtype; messages name `path`. */
+mg_status mg_bert_check_tensor(const mg_st_tensor *t, const mg_bert_tensor *want, const char *path, mg_diag *diag);
+
+typedef mg_status (*mg_bert_fetch_fn)(void *source, const mg_bert_tensor *want, mg_tensor **out);
+
+/* BERT over tensors a model file uploaded under `prefix` (views: the weights keep their own references). */
+mg_status mg_bert_from_weights(mg_context *ctx, const mg_bert_config *config, const mg_weights *weights,
+                               const char *prefix, mg_bert **out);
 
 #endif

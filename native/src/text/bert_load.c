@@ -1,5 +1,10 @@
-/* BERT from a Hugging Face folder: config.json and model.safetensors (names as BertModel or under "bert."). */
+/*
+ * Loading BERT: from a Hugging Face folder (config.json and model.safetensors, names as BertModel or under
+ * "bert."), or from tensors a model file already uploaded (its built-in text encoder). Both go through one list
+ * of the tensors a config implies (bert_tensors.c), so they cannot disagree.
+ */
 #include "io/safetensors.h"
+#include "text/bert_config.h"
 #include "text/bert_internal.h"
 
 #include "model/model_file.h"
@@ -53,65 +58,8 @@ static char *read_small_file(mg_diag *diag, const char *path, mg_status *status)
     return text;
 }
 
-static mg_status config_size(mg_diag *diag, const cJSON *root, const char *path, const char *key, size_t limit,
-                             size_t *out)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > (double)limit ||
-        item->valuedouble != (double)(size_t)item->valuedouble)
-        return mg_fail(diag, MG_ERR_FORMAT, "%s: \"%s\" must be a whole number from 1 to %zu", path, key, limit);
-    *out = (size_t)item->valuedouble;
-    return MG_OK;
-}
-
-static mg_status parse_config(mg_diag *diag, const char *path, const char *text, mg_bert_config *c)
-{
-    cJSON *root = cJSON_Parse(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return mg_fail(diag, MG_ERR_FORMAT, "%s is not a JSON object", path);
-    }
-    mg_status status;
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
-    const cJSON *pos = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
-    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
-    if (cJSON_IsString(type) && strcmp(type->valuestring, "bert") != 0) {
-        status = mg_fail(diag, MG_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not BERT; BERT-family encoders "
-                         "(model_type \"bert\", e.g. BAAI/bge-base-en-v1.5) are supported", path, type->valuestring);
-    } else if ((status = config_size(diag, root, path, "hidden_size", 1u << 16, &c->hidden)) != MG_OK ||
-               (status = config_size(diag, root, path, "num_hidden_layers", 1024, &c->layers)) != MG_OK ||
-               (status = config_size(diag, root, path, "num_attention_heads", 1024, &c->heads)) != MG_OK ||
-               (status = config_size(diag, root, path, "intermediate_size", 1u << 18, &c->intermediate)) != MG_OK ||
-               (status = config_size(diag, root, path, "vocab_size", 1u << 24, &c->vocab)) != MG_OK ||
-               (status = config_size(diag, root, path, "max_position_embeddings", 1u << 16, &c->max_positions)) !=
-                   MG_OK ||
-               (status = config_size(diag, root, path, "type_vocab_size", 1u << 16, &c->type_vocab)) != MG_OK) {
-        /* reported */
-    } else if (c->hidden % c->heads) {
-        status = mg_fail(diag, MG_ERR_FORMAT, "%s: hidden_size %zu is not a multiple of num_attention_heads %zu", path,
-                         c->hidden, c->heads);
-    } else if (eps && (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1)) {
-        status = mg_fail(diag, MG_ERR_FORMAT, "%s: layer_norm_eps must be a small positive number", path);
-    } else if (act && (!cJSON_IsString(act) ||
-                       (strcmp(act->valuestring, "gelu") != 0 && strcmp(act->valuestring, "relu") != 0))) {
-        status = mg_fail(diag, MG_ERR_UNSUPPORTED, "%s: hidden_act %s%s%s is not supported; BERT encoders with "
-                         "\"gelu\" (exact erf GELU, what BERT and BGE use) or \"relu\" are", path,
-                         cJSON_IsString(act) ? "\"" : "", cJSON_IsString(act) ? act->valuestring : "(not a string)",
-                         cJSON_IsString(act) ? "\"" : "");
-    } else if (pos && (!cJSON_IsString(pos) || strcmp(pos->valuestring, "absolute") != 0)) {
-        status = mg_fail(diag, MG_ERR_UNSUPPORTED, "%s: position_embedding_type must be \"absolute\" (relative "
-                         "position embeddings are not supported)", path);
-    } else {
-        c->layer_norm_eps = eps ? (float)eps->valuedouble : 1e-12f;
-        c->activation = act && strcmp(act->valuestring, "relu") == 0 ? MG_UNARY_RELU : MG_UNARY_GELU;
-    }
-    cJSON_Delete(root);
-    return status;
-}
-
 /* The tensor of a BertModel name: as is, under "bert.", and with LayerNorm.gamma/beta for weight/bias. */
-static const mg_st_tensor *find_weight(const mg_safetensors *file, const char *name)
+const mg_st_tensor *mg_bert_find_tensor(const mg_safetensors *file, const char *name)
 {
     char alias[256];
     const char *suffixes[2][2] = {{"LayerNorm.weight", "LayerNorm.gamma"}, {"LayerNorm.bias", "LayerNorm.beta"}};
@@ -134,33 +82,30 @@ static const mg_st_tensor *find_weight(const mg_safetensors *file, const char *n
     return NULL;
 }
 
-static mg_status upload(mg_context *ctx, const mg_safetensors *file, const char *path, const char *name, int ndim,
-                        int64_t d0, int64_t d1, mg_tensor **out)
+mg_status mg_bert_check_tensor(const mg_st_tensor *t, const mg_bert_tensor *want, const char *path, mg_diag *diag)
 {
-    const mg_st_tensor *t = find_weight(file, name);
     if (!t)
-        return mg_fail(&ctx->diag, MG_ERR_FORMAT, "%s has no tensor \"%s\" (also looked for \"bert.%s\" and the "
-                       "LayerNorm gamma/beta names): is this a BERT model that matches its config.json?", path, name,
-                       name);
-    int64_t want[2] = {d0, d1};
-    bool shape_ok = t->ndim == ndim;
-    for (int i = 0; shape_ok && i < ndim; i++)
-        shape_ok = t->shape[i] == want[i];
+        return mg_fail(diag, MG_ERR_FORMAT, "%s has no tensor \"%s\" (also looked for \"bert.%s\" and the "
+                       "LayerNorm gamma/beta names): is this a BERT model that matches its config.json?", path,
+                       want->name, want->name);
+    bool shape_ok = t->ndim == want->ndim;
+    for (int i = 0; shape_ok && i < want->ndim; i++)
+        shape_ok = t->shape[i] == want->shape[i];
     if (!shape_ok) {
         char got[96] = "", expected[64];
         for (int i = 0; i < t->ndim && i < 4; i++)
             mg_format(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
-        if (ndim == 1)
-            mg_format(expected, sizeof expected, "%lld", (long long)d0);
+        if (want->ndim == 1)
+            mg_format(expected, sizeof expected, "%lld", (long long)want->shape[0]);
         else
-            mg_format(expected, sizeof expected, "%lld, %lld", (long long)d0, (long long)d1);
-        return mg_fail(&ctx->diag, MG_ERR_FORMAT, "%s: tensor \"%s\" has shape [%s], config.json implies [%s]", path,
+            mg_format(expected, sizeof expected, "%lld, %lld", (long long)want->shape[0], (long long)want->shape[1]);
+        return mg_fail(diag, MG_ERR_FORMAT, "%s: tensor \"%s\" has shape [%s], config.json implies [%s]", path,
                        t->name, got, expected);
     }
     if (t->dtype != MG_ST_F32 && t->dtype != MG_ST_F16 && t->dtype != MG_ST_BF16 && t->dtype != MG_ST_F64)
-        return mg_fail(&ctx->diag, MG_ERR_FORMAT, "%s: tensor \"%s\" is %s; weights must be F32, F16, BF16 or F64",
+        return mg_fail(diag, MG_ERR_FORMAT, "%s: tensor \"%s\" is %s; weights must be F32, F16, BF16 or F64",
                        path, t->name, mg_st_dtype_name(t->dtype));
-    return mg_weight_upload_float(ctx, t, ndim, want, out);
+    return MG_OK;
 }
 
 /* Rows [first, first + rows) of a 2-D weight (or elements of a bias) as a view. */
@@ -172,47 +117,16 @@ static mg_status rows_view(mg_tensor *parent, size_t first, size_t rows, mg_tens
                           shape, out);
 }
 
-static mg_status load_layer(mg_bert *bert, const mg_safetensors *file, const char *path, size_t index)
+/* The per-head views of a layer's query, key and value projections. */
+static mg_status make_heads(mg_bert *bert, mg_bert_layer *layer)
 {
-    mg_context *ctx = bert->ctx;
     const mg_bert_config *c = &bert->config;
-    mg_bert_layer *layer = &bert->layers[index];
-    int64_t h = (int64_t)c->hidden, inter = (int64_t)c->intermediate;
-    struct {
-        const char *name;
-        mg_tensor **dst;
-        int ndim;
-        int64_t d0, d1;
-    } specs[] = {
-        {"attention.self.query.weight", &layer->query_w, 2, h, h},
-        {"attention.self.query.bias", &layer->query_b, 1, h, 0},
-        {"attention.self.key.weight", &layer->key_w, 2, h, h},
-        {"attention.self.key.bias", &layer->key_b, 1, h, 0},
-        {"attention.self.value.weight", &layer->value_w, 2, h, h},
-        {"attention.self.value.bias", &layer->value_b, 1, h, 0},
-        {"attention.output.dense.weight", &layer->attn_out_w, 2, h, h},
-        {"attention.output.dense.bias", &layer->attn_out_b, 1, h, 0},
-        {"attention.output.LayerNorm.weight", &layer->attn_norm_w, 1, h, 0},
-        {"attention.output.LayerNorm.bias", &layer->attn_norm_b, 1, h, 0},
-        {"intermediate.dense.weight", &layer->inter_w, 2, inter, h},
-        {"intermediate.dense.bias", &layer->inter_b, 1, inter, 0},
-        {"output.dense.weight", &layer->out_w, 2, h, inter},
-        {"output.dense.bias", &layer->out_b, 1, h, 0},
-        {"output.LayerNorm.weight", &layer->out_norm_w, 1, h, 0},
-        {"output.LayerNorm.bias", &layer->out_norm_b, 1, h, 0},
-    };
-    mg_status status;
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-        char name[160];
-        mg_format(name, sizeof name, "encoder.layer.%zu.%s", index, specs[i].name);
-        if ((status = upload(ctx, file, path, name, specs[i].ndim, specs[i].d0, specs[i].d1, specs[i].dst)) != MG_OK)
-            return status;
-    }
     layer->heads = calloc(c->heads, sizeof *layer->heads);
     if (!layer->heads)
-        return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory loading %s", path);
+        return mg_fail(&bert->ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory loading the text encoder");
     size_t d = c->hidden / c->heads;
-    for (size_t k = 0; k < c->heads; k++) {
+    mg_status status = MG_OK;
+    for (size_t k = 0; k < c->heads && status == MG_OK; k++) {
         mg_bert_head *head = &layer->heads[k];
         if ((status = rows_view(layer->query_w, k * d, d, &head->query_w)) != MG_OK ||
             (status = rows_view(layer->query_b, k * d, d, &head->query_b)) != MG_OK ||
@@ -220,9 +134,9 @@ static mg_status load_layer(mg_bert *bert, const mg_safetensors *file, const cha
             (status = rows_view(layer->key_b, k * d, d, &head->key_b)) != MG_OK ||
             (status = rows_view(layer->value_w, k * d, d, &head->value_w)) != MG_OK ||
             (status = rows_view(layer->value_b, k * d, d, &head->value_b)) != MG_OK)
-            return status;
+            break;
     }
-    return MG_OK;
+    return status;
 }
 
 void mg_bert_free(mg_bert *bert)
@@ -241,24 +155,72 @@ void mg_bert_free(mg_bert *bert)
                 }
                 free(l->heads);
             }
-            mg_tensor *all[] = {l->query_w,     l->query_b,     l->key_w,       l->key_b,    l->value_w,
-                                l->value_b,     l->attn_out_w,  l->attn_out_b,  l->attn_norm_w, l->attn_norm_b,
-                                l->inter_w,     l->inter_b,     l->out_w,       l->out_b,    l->out_norm_w,
-                                l->out_norm_b};
-            for (size_t t = 0; t < sizeof all / sizeof all[0]; t++)
-                mg_tensor_free(all[t]);
         }
-        free(bert->layers);
     }
-    mg_tensor_free(bert->word);
-    mg_tensor_free(bert->position);
-    mg_tensor_free(bert->token_type0);
-    mg_tensor_free(bert->token_type);
-    mg_tensor_free(bert->embed_norm_w);
-    mg_tensor_free(bert->embed_norm_b);
+    size_t count = mg_bert_tensor_count(&bert->config);
+    for (size_t i = 0; bert->layers && i < count; i++) {
+        mg_bert_tensor t;
+        mg_bert_tensor_at(&bert->config, bert, i, &t);
+        mg_tensor_free(*t.slot);
+    }
+    if (!bert->layers) { /* the embeddings alone were allocated */
+        mg_tensor *embeddings[] = {bert->word, bert->position, bert->token_type, bert->embed_norm_w,
+                                   bert->embed_norm_b};
+        for (size_t i = 0; i < 5; i++)
+            mg_tensor_free(embeddings[i]);
+    }
+    free(bert->layers);
     if (bert->ctx)
         mg_context_release(bert->ctx);
     free(bert);
+}
+
+/* Fills every tensor of the list through `fetch`, then the views the forward pass uses. */
+static mg_status bind(mg_bert *bert, mg_bert_fetch_fn fetch, void *source)
+{
+    const mg_bert_config *c = &bert->config;
+    /* calloc(0) may return NULL: keep one slot so "no layers" is not mistaken for "out of memory". */
+    bert->layers = calloc(c->layers ? c->layers : 1, sizeof *bert->layers);
+    if (!bert->layers)
+        return mg_fail(&bert->ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory loading the text encoder");
+    size_t count = mg_bert_tensor_count(c);
+    mg_status status = MG_OK;
+    for (size_t i = 0; i < count && status == MG_OK; i++) {
+        mg_bert_tensor t;
+        mg_bert_tensor_at(c, bert, i, &t);
+        status = fetch(source, &t, t.slot);
+    }
+    for (size_t i = 0; i < c->layers && status == MG_OK; i++)
+        status = make_heads(bert, &bert->layers[i]);
+    return status;
+}
+
+static mg_status create(mg_context *ctx, const mg_bert_config *config, mg_bert **out)
+{
+    mg_bert *bert = calloc(1, sizeof *bert);
+    if (!bert)
+        return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory loading the text encoder");
+    mg_context_retain(ctx);
+    bert->ctx = ctx;
+    bert->config = *config;
+    *out = bert;
+    return MG_OK;
+}
+
+typedef struct folder_source {
+    mg_context *ctx;
+    const mg_safetensors *file;
+    const char *path;
+} folder_source;
+
+static mg_status fetch_from_file(void *opaque, const mg_bert_tensor *want, mg_tensor **out)
+{
+    folder_source *source = opaque;
+    const mg_st_tensor *t = mg_bert_find_tensor(source->file, want->name);
+    mg_status status = mg_bert_check_tensor(t, want, source->path, &source->ctx->diag);
+    if (status != MG_OK)
+        return status;
+    return mg_weight_upload_float(source->ctx, t, want->ndim, want->shape, out);
 }
 
 mg_status mg_bert_load(mg_context *ctx, const char *folder, mg_bert **out)
@@ -274,20 +236,14 @@ mg_status mg_bert_load(mg_context *ctx, const char *folder, mg_bert **out)
     char *text = read_small_file(&ctx->diag, path, &status);
     if (!text)
         return status;
-    mg_bert *bert = calloc(1, sizeof *bert);
-    if (!bert) {
-        free(text);
-        return mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory loading %s", folder);
-    }
-    mg_context_retain(ctx);
-    bert->ctx = ctx;
-    status = parse_config(&ctx->diag, path, text, &bert->config);
+    mg_bert_config config;
+    status = mg_bert_config_parse(text, path, &config, &ctx->diag);
     free(text);
-    if (status != MG_OK) {
-        mg_bert_free(bert);
+    if (status != MG_OK)
         return status;
-    }
-    const mg_bert_config *c = &bert->config;
+    mg_bert *bert = NULL;
+    if ((status = create(ctx, &config, &bert)) != MG_OK)
+        return status;
     mg_safetensors file;
     memset(&file, 0, sizeof file);
     mg_format(path, sizeof path, "%s/model.safetensors", folder);
@@ -295,26 +251,45 @@ mg_status mg_bert_load(mg_context *ctx, const char *folder, mg_bert **out)
         mg_bert_free(bert);
         return status;
     }
-    int64_t h = (int64_t)c->hidden;
-    bert->layers = calloc(c->layers, sizeof *bert->layers);
-    if (!bert->layers)
-        status = mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of memory loading %s", path);
-    if (status == MG_OK &&
-        (status = upload(ctx, &file, path, "embeddings.word_embeddings.weight", 2, (int64_t)c->vocab, h,
-                         &bert->word)) == MG_OK &&
-        (status = upload(ctx, &file, path, "embeddings.position_embeddings.weight", 2, (int64_t)c->max_positions, h,
-                         &bert->position)) == MG_OK &&
-        (status = upload(ctx, &file, path, "embeddings.token_type_embeddings.weight", 2, (int64_t)c->type_vocab, h,
-                         &bert->token_type)) == MG_OK &&
-        (status = upload(ctx, &file, path, "embeddings.LayerNorm.weight", 1, h, 0, &bert->embed_norm_w)) == MG_OK &&
-        (status = upload(ctx, &file, path, "embeddings.LayerNorm.bias", 1, h, 0, &bert->embed_norm_b)) == MG_OK) {
-        int64_t row[1] = {h};
-        status = mg_tensor_view(bert->token_type, 0, bert->token_type->dtype, 1, row, &bert->token_type0);
-    }
-    for (size_t i = 0; status == MG_OK && i < c->layers; i++)
-        status = load_layer(bert, &file, path, i);
+    folder_source source = {ctx, &file, path};
+    status = bind(bert, fetch_from_file, &source);
     mg_safetensors_close(&file);
     if (status != MG_OK) {
+        mg_bert_free(bert);
+        return status;
+    }
+    *out = bert;
+    return MG_OK;
+}
+
+typedef struct weights_source {
+    mg_context *ctx;
+    const mg_weights *weights;
+    const char *prefix;
+} weights_source;
+
+/* A view of the whole uploaded weight: the encoder and the model share the storage. */
+static mg_status fetch_from_weights(void *opaque, const mg_bert_tensor *want, mg_tensor **out)
+{
+    weights_source *source = opaque;
+    char name[MG_WEIGHT_NAME_MAX + 64];
+    mg_format(name, sizeof name, "%s%s", source->prefix, want->name);
+    mg_tensor *t = mg_weights_tensor(source->weights, name);
+    if (!t)
+        return mg_fail(&source->ctx->diag, MG_ERR_FORMAT, "the model's text encoder has no tensor \"%s\"", name);
+    return mg_tensor_view(t, 0, t->dtype, t->ndim, t->shape, out);
+}
+
+mg_status mg_bert_from_weights(mg_context *ctx, const mg_bert_config *config, const mg_weights *weights,
+                               const char *prefix, mg_bert **out)
+{
+    *out = NULL;
+    mg_bert *bert = NULL;
+    mg_status status = create(ctx, config, &bert);
+    if (status != MG_OK)
+        return status;
+    weights_source source = {ctx, weights, prefix};
+    if ((status = bind(bert, fetch_from_weights, &source)) != MG_OK) {
         mg_bert_free(bert);
         return status;
     }
