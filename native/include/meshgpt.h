@@ -465,6 +465,14 @@ typedef struct mg_text_condition {
 /* Called when a face completes: faces and tokens in the sequence so far (a completion prompt
  * included). Return false to cancel: mg_generate then returns MG_ERR_CANCELLED. */
 typedef bool (*mg_generate_progress_fn)(size_t faces, size_t tokens, void *user_data);
+/*
+ * Streaming: called when a face of sample `sample` completes, with that
+ * sample's tokens so far (completion included, whole faces). The tokens are a
+ * view valid only during the call: copy what you keep. A viewer can decode
+ * them (mg_decode on the same model is allowed from inside the callback) to
+ * show the mesh growing. Return false to cancel (MG_ERR_CANCELLED).
+ */
+typedef bool (*mg_generate_face_fn)(size_t sample, const mg_tokens *tokens_so_far, void *user_data);
 
 typedef struct mg_generate_params {
     float temperature;               /* 1; 0 = arg-max (greedy) */
@@ -486,6 +494,8 @@ typedef struct mg_generate_params {
      * keep_parallel_frac (in [0, 1]) of it. Default off / 0. */
     bool remove_parallel_component;
     float keep_parallel_frac;
+    mg_generate_face_fn on_face;     /* NULL, or called after every completed face of every running sample */
+    void *on_face_user_data;
 } mg_generate_params;
 
 MG_API mg_generate_params mg_generate_default_params(void);
@@ -513,6 +523,34 @@ MG_API size_t mg_model_vocabulary_size(const mg_model *model);
  */
 MG_API mg_status mg_score(mg_model *model, const mg_tokens *tokens, const mg_text_condition *text, double *out_loss,
                           float *out_logits);
+
+/* ------------------------------------------------------------------------- */
+/* Previews                                                                  */
+/* ------------------------------------------------------------------------- */
+
+/* Options of mg_render_image / mg_render_png; start from mg_render_default_params(). */
+typedef struct mg_render_params {
+    uint32_t size;   /* 256: pixels per view side (16 to 4096) */
+    uint32_t views;  /* 4: a 2 x 2 grid (three-quarter, front, side, top); 1: the three-quarter view */
+    char up;         /* 'y' (default; OBJ's usual convention) or 'z' (Blender's) */
+    bool edges;      /* true: face edges drawn darker */
+} mg_render_params;
+
+MG_API mg_render_params mg_render_default_params(void);
+/*
+ * A shaded preview of a mesh on the CPU (no GPU needed): orthographic views
+ * fitted to the mesh's bounding sphere, the same scale in every view, front
+ * faces blue-grey and back faces red (flipped winding shows), faces whose
+ * face_mask entry is 0 left out. *out_rgba is a new width x height RGBA image
+ * (rows top to bottom), freed with mg_image_free().
+ */
+MG_API mg_status mg_render_image(const mg_mesh *mesh, const mg_render_params *params, uint8_t **out_rgba,
+                                 uint32_t *out_width, uint32_t *out_height, char *error_buffer,
+                                 size_t error_buffer_size);
+/* The same written as a PNG file. */
+MG_API mg_status mg_render_png(const mg_mesh *mesh, const mg_render_params *params, const char *path,
+                               char *error_buffer, size_t error_buffer_size);
+MG_API void mg_image_free(uint8_t *rgba);
 
 /* ------------------------------------------------------------------------- */
 /* Model loading options                                                     */

@@ -119,8 +119,10 @@ static mg_status random_weights(mg_context *ctx, const mg_tf_config *c, bool fp1
     return status;
 }
 
-static bool count_step(size_t tokens, void *user)
+static bool count_step(size_t tokens, const int32_t *rows, const bool *finished, void *user)
 {
+    (void)rows;
+    (void)finished;
     *(size_t *)user = tokens;
     return true;
 }

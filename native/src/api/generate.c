@@ -190,15 +190,29 @@ static mg_status check_token_ids(mg_model *model, const mg_tokens *tokens, const
 typedef struct progress_state {
     const mg_generate_params *params;
     size_t per_face;
+    size_t samples;
+    uint32_t face_size, levels;
 } progress_state;
 
 /* mg_tf_generate calls this after every token; the caller hears about whole faces. */
-static bool on_step(size_t tokens, void *user)
+static bool on_step(size_t tokens, const int32_t *rows, const bool *finished, void *user)
 {
     const progress_state *state = user;
-    if (!state->params->progress || tokens % state->per_face != 0)
+    const mg_generate_params *p = state->params;
+    if (tokens % state->per_face != 0)
         return true;
-    return state->params->progress(tokens / state->per_face, tokens, state->params->progress_user_data);
+    if (p->progress && !p->progress(tokens / state->per_face, tokens, p->progress_user_data))
+        return false;
+    for (size_t s = 0; p->on_face && s < state->samples; s++) {
+        if (finished[s])
+            continue;
+        /* A view of the row: the callback must not keep it past its return. */
+        mg_tokens so_far = {.tokens = (int32_t *)(rows + s * tokens), .num_faces = tokens / state->per_face,
+                            .face_size = state->face_size, .levels = state->levels};
+        if (!p->on_face(s, &so_far, p->on_face_user_data))
+            return false;
+    }
+    return true;
 }
 
 /* The number of tokens to generate up to (completion included), or an error. */
@@ -340,7 +354,8 @@ mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh
     sampling.remove_parallel_component = params->remove_parallel_component;
     sampling.keep_parallel_frac = params->keep_parallel_frac;
     mg_tf_text text = {.embeds = batch_embeds, .tokens = text_tokens, .drop = false};
-    progress_state progress = {.params = params, .per_face = per_face};
+    progress_state progress = {.params = params, .per_face = per_face, .samples = samples,
+                               .face_size = (uint32_t)c->face_size, .levels = (uint32_t)c->num_quantizers};
     status = mg_tf_generate(&model->transformer, embeds ? &text : NULL, samples, prompt, prompt_length, max_tokens,
                             &sampling, on_step, &progress, codes, lengths);
     for (size_t s = 0; s < samples && status == MG_OK; s++) {

@@ -234,7 +234,7 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
         free(work);
         work = grown;
         length++;
-        if (step && !step(length, user)) {
+        if (step && !step(length, work, finished, user)) {
             status = mg_fail(diag, MG_ERR_CANCELLED, "generation cancelled after %zu tokens", length);
             goto done;
         }

@@ -28,8 +28,9 @@ typedef struct mg_tf_sampling {
 
 mg_tf_sampling mg_tf_default_sampling(void);
 
-/* Called after each step: tokens so far per row; return false to cancel. */
-typedef bool (*mg_tf_step_fn)(size_t tokens, void *user);
+/* Called after each step with the tokens so far: rows [batch, tokens] (row b at rows + b * tokens), finished[b]
+ * once row b has produced EOS (its later tokens mean nothing). Return false to cancel. */
+typedef bool (*mg_tf_step_fn)(size_t tokens, const int32_t *rows, const bool *finished, void *user);
 
 /*
  * Generates for `batch` rows. prompt [batch * prompt_length] (may be NULL when
