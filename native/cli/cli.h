@@ -55,4 +55,11 @@ void cli_text_close(cli_text *text);
 bool cli_parse_text_option(int argc, char **argv, int *i, cli_text *text);
 int cmd_convert(int argc, char **argv);
 
+/* meshgpt render, and the preview of `generate --preview`. */
+int cmd_render(int argc, char **argv);
+/* Writes the PNG preview of a mesh; prints the reason and returns 1 on failure. */
+int cli_render_preview(const char *path, const mg_mesh *mesh, const mg_render_params *params);
+/* Consumes --size / --views / --up / --no-edges: 1 if argv[*i] was one, 0 if not, 2 after printing a bad value. */
+int cli_parse_render_option(int argc, char **argv, int *i, mg_render_params *params);
+
 #endif

@@ -17,6 +17,8 @@ typedef struct generate_args {
     const char *complete;
     mg_generate_params params;
     bool weld;
+    bool preview;               /* --preview: a PNG beside each mesh */
+    mg_render_params render;
 } generate_args;
 
 static void usage(FILE *out)
@@ -46,7 +48,9 @@ static void usage(FILE *out)
             "  --samples N             N meshes for the same text: OUT_0.obj, OUT_1.obj, ...\n"
             "  --complete PARTIAL.obj  continue a partial mesh (tokenized with the model's autoencoder)\n"
             "  --tokens-out T.json     also write the tokens (T_0.json, ... with --samples)\n"
-            "  --no-weld               keep one vertex per face corner\n");
+            "  --no-weld               keep one vertex per face corner\n"
+            "  --preview               also write a PNG preview beside each mesh (OUT.png; see meshgpt render:\n"
+            "                          --size, --views, --up and --no-edges apply)\n");
 }
 
 static int parse_number(const char *option, const char *text, double lo, double hi, double *out)
@@ -83,6 +87,7 @@ static int parse_args(int argc, char **argv, generate_args *a)
     memset(a, 0, sizeof *a);
     a->params = mg_generate_default_params();
     a->weld = true;
+    a->render = mg_render_default_params();
     for (int i = 1; i < argc; i++) {
         bool error = false;
         const char *arg = argv[i];
@@ -106,6 +111,12 @@ static int parse_args(int argc, char **argv, generate_args *a)
             a->complete = argv[++i];
         } else if (strcmp(arg, "--no-weld") == 0) {
             a->weld = false;
+        } else if (strcmp(arg, "--preview") == 0) {
+            a->preview = true;
+        } else if ((rc = cli_parse_render_option(argc, argv, &i, &a->render)) != 0) {
+            if (rc == 2)
+                return 2;
+            rc = 0;
         } else if (strcmp(arg, "--seed") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], 0, 18446744073709551615.0, &v);
             a->params.seed = (uint64_t)v;
@@ -346,9 +357,16 @@ static int run(generate_args *a)
                 rc = 1;
             }
         }
+        char preview_path[4200] = "";
+        if (rc == 0 && a->preview) {
+            const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+            int stem = dot && (!slash || dot > slash + 1) ? (int)(dot - path) : (int)strlen(path);
+            snprintf(preview_path, sizeof preview_path, "%.*s.png", stem, path);
+            rc = cli_render_preview(preview_path, &meshes[s], &a->render);
+        }
         if (rc == 0)
-            printf("%s: %zu faces%s%s\n", path, meshes[s].num_faces, a->tokens_out ? ", tokens in " : "",
-                   a->tokens_out ? tokens_path : "");
+            printf("%s: %zu faces%s%s%s%s\n", path, meshes[s].num_faces, a->tokens_out ? ", tokens in " : "",
+                   a->tokens_out ? tokens_path : "", a->preview ? ", preview in " : "", preview_path);
     }
     for (size_t s = 0; s < samples && meshes && tokens; s++) {
         mg_mesh_free(&meshes[s]);

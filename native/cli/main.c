@@ -21,6 +21,7 @@ static void usage(FILE *out)
             "  generate \"TEXT\"      generate meshes from a prompt with a MeshTransformer model\n"
             "  score TOKENS.json    the transformer's loss (and logits) on a token file\n"
             "  convert IN -o OUT    write a PyTorch checkpoint (.pt/.bin/.ckpt) as a .safetensors model\n"
+            "  render MESH -o PNG   a shaded preview image of a mesh (four views)\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -122,6 +123,8 @@ int main(int argc, char **argv)
         return cmd_score(argc - 1, argv + 1);
     if (strcmp(command, "convert") == 0)
         return cmd_convert(argc - 1, argv + 1);
+    if (strcmp(command, "render") == 0)
+        return cmd_render(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
     usage(stderr);
     return 2;
