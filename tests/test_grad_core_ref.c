@@ -379,3 +379,36 @@ Test(grad_core_ref, cross_entropy_matches_finite_differences_and_hand_values)
     test_assert_close(loss, want_loss, 2, 1e-4); /* 1000 + ln 3 in f32 is off by ~3e-5 */
     test_assert_close(d, want_d, 4, 1e-5);
 }
+
+/* ---- argument checks (through the op entries, CPU backend) ---- */
+
+Test(grad_core_ref, bad_arguments_are_refused_with_a_message)
+{
+    mg_context *ctx = test_cpu_context();
+    int64_t shape[2] = {3, 4}, dim_shape[1] = {4}, wrong_shape[1] = {5}, out_shape[2] = {3, 5};
+    float values[20] = {0};
+    mg_tensor *x = test_tensor(ctx, MG_DTYPE_F32, 2, shape, values), *g = test_tensor(ctx, MG_DTYPE_F32, 2, shape, values);
+    mg_tensor *dx = test_empty(ctx, MG_DTYPE_F32, 2, shape), *gamma = test_tensor(ctx, MG_DTYPE_F16, 1, dim_shape, values);
+    mg_tensor *d_gamma = test_empty(ctx, MG_DTYPE_F32, 1, dim_shape), *d_wrong = test_empty(ctx, MG_DTYPE_F32, 1, wrong_shape);
+    mg_tensor *d_f16 = test_tensor(ctx, MG_DTYPE_F16, 1, dim_shape, values), *out = test_empty(ctx, MG_DTYPE_F32, 2, out_shape);
+    /* d_gamma needs gamma; gradients of parameters are f32 of the parameter's size; d_x overlaps no input. */
+    cr_assert_eq(mg_op_rms_norm_backward(ctx, x, NULL, 1e-6f, 0.0f, g, dx, d_gamma), MG_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(mg_op_rms_norm_backward(ctx, x, gamma, 1e-6f, 0.0f, g, dx, d_wrong), MG_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(mg_op_rms_norm_backward(ctx, x, gamma, 1e-6f, 0.0f, g, dx, d_f16), MG_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(mg_op_layer_norm_backward(ctx, x, gamma, 1e-6f, 0.0f, g, g, NULL, NULL), MG_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(mg_context_last_error(ctx), "overlaps") != NULL, "%s", mg_context_last_error(ctx));
+    /* A matmul gradient that matches no forward matmul. */
+    cr_assert_eq(mg_op_matmul_backward(ctx, x, x, false, g, NULL, NULL, NULL), MG_ERR_INVALID_ARGUMENT);
+    /* Shapes that differ from what they are the gradient of. */
+    cr_assert_eq(mg_op_unary_backward(ctx, MG_UNARY_GELU, x, 1.0f, g, out), MG_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(mg_op_softmax_backward(ctx, x, g, NULL, out), MG_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(mg_op_column_sum(ctx, x, NULL, 1, false, d_wrong), MG_ERR_INVALID_ARGUMENT);
+    /* All outputs NULL: nothing to do, and nothing wrong. */
+    cr_assert_eq(mg_op_layer_norm_backward(ctx, x, gamma, 1e-6f, 0.0f, g, NULL, NULL, NULL), MG_OK);
+    cr_assert_eq(mg_op_cross_entropy(ctx, x, d_gamma, NULL, 1.0f, NULL, NULL), MG_ERR_INVALID_ARGUMENT,
+                 "targets must be i32");
+    mg_tensor *tensors[] = {x, g, dx, gamma, d_gamma, d_wrong, d_f16, out};
+    for (size_t i = 0; i < 8; i++)
+        mg_tensor_free(tensors[i]);
+    test_close(ctx);
+}

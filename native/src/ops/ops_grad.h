@@ -3,7 +3,9 @@
  * of ops.h, plus the fused token cross-entropy. Transformer- and
  * autoencoder-specific backward ops live in ops_grad_tf.h and ops_grad_ae.h.
  *
- * Conventions (docs: /work/notes/train_conventions.md, summarised):
+ * Conventions of every backward op (training is written llm.c-style: explicit
+ * backward functions per model call these ops in reverse order with the
+ * activations the forward pass kept):
  *  - gradients of ACTIVATIONS (d_x, d_a, ...) are OVERWRITTEN;
  *  - gradients of PARAMETERS (d_b, d_bias, d_gamma, d_beta, d_table) are
  *    ACCUMULATED (+=) and always f32, whatever the parameter's dtype (f32 or
