@@ -73,6 +73,24 @@ list(APPEND MG_SHADER_VARIANTS
     "tf_attention_per_invocation_f16|tf_attention_per_invocation.comp|WEIGHT_F16"
 )
 
+# Generic backward ops for training (ops_grad.h).
+list(APPEND MG_SHADER_VARIANTS
+    "grad_matmul_tn|grad_matmul_tn.comp|"
+    "grad_column_sum|grad_column_sum.comp|"
+    "grad_embedding|grad_embedding.comp|"
+    "grad_unary|grad_unary.comp|"
+    "grad_geglu|grad_geglu.comp|"
+    "grad_norm_f32|grad_norm.comp|"
+    "grad_norm_f16|grad_norm.comp|WEIGHT_F16"
+    "grad_norm_f32_sg|grad_norm.comp|USE_SUBGROUPS"
+    "grad_norm_f16_sg|grad_norm.comp|WEIGHT_F16,USE_SUBGROUPS"
+    "grad_norm_params|grad_norm_params.comp|"
+    "grad_softmax|grad_softmax.comp|"
+    "grad_softmax_sg|grad_softmax.comp|USE_SUBGROUPS"
+    "grad_cross_entropy|grad_cross_entropy.comp|"
+    "grad_cross_entropy_sg|grad_cross_entropy.comp|USE_SUBGROUPS"
+)
+
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).
 execute_process(
