@@ -159,8 +159,8 @@ mg_status mg_op_value_residual_mix_backward(mg_context *ctx, const mg_tensor *v,
         return status;
     size_t width = mg_last_dim(v), rows = mg_rows(v);
     if (heads == 0 || width % heads != 0)
-        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: v's last dimension (%zu) must be heads (%zu) x dim_head",
-                       op, width, heads);
+        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
+                       "%s: v's last dimension (%zu) must be heads (%zu) x dim_head", op, width, heads);
     if (mix_logits) {
         if ((status = mg_check_tensor(ctx, op, "mix_logits", mix_logits, MG_DTYPE_F32, false)) != MG_OK)
             return status;

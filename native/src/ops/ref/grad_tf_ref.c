@@ -83,7 +83,8 @@ void mg_ref_add_table_rows_backward(size_t batch, size_t n, size_t dim, const fl
             bool used = false;
             for (size_t b = 0; b < batch; b++) {
                 for (uint64_t start = (uint64_t)r * divisor; start < shift + n; start += cycle) {
-                    for (uint64_t pos = start < shift ? shift : start; pos < start + divisor && pos < shift + n; pos++) {
+                    uint64_t stop = start + divisor < shift + n ? start + divisor : shift + n;
+                    for (uint64_t pos = start < shift ? shift : start; pos < stop; pos++) {
                         sum += (double)d_out[(b * n + (size_t)(pos - shift)) * dim + c];
                         used = true;
                     }
