@@ -72,6 +72,19 @@ list(APPEND MG_SHADER_VARIANTS
     "tf_attention_per_invocation_f32|tf_attention_per_invocation.comp|"
     "tf_attention_per_invocation_f16|tf_attention_per_invocation.comp|WEIGHT_F16"
 )
+# Backward ops of the MeshTransformer ops (ops_grad_tf.h).
+list(APPEND MG_SHADER_VARIANTS
+    "grad_tf_attention_pack_memory_f32|grad_tf_attention_pack_memory.comp|"
+    "grad_tf_attention_pack_memory_f16|grad_tf_attention_pack_memory.comp|WEIGHT_F16"
+    "grad_tf_attention_query|grad_tf_attention_query.comp|"
+    "grad_tf_attention_keys|grad_tf_attention_keys.comp|"
+    "grad_tf_attention_memory_keys|grad_tf_attention_keys.comp|MEMORY_KEYS"
+    "grad_tf_attention_memory_sum|grad_tf_attention_memory_sum.comp|"
+    "grad_tf_gateloop|grad_tf_gateloop.comp|"
+    "grad_tf_value_mix|grad_tf_value_mix.comp|"
+    "grad_tf_add_table_rows|grad_tf_add_table_rows.comp|"
+    "grad_tf_copy_rows|grad_tf_copy_rows.comp|"
+)
 
 # Generic backward ops for training (ops_grad.h).
 list(APPEND MG_SHADER_VARIANTS
