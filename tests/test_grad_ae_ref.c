@@ -331,3 +331,130 @@ Test(grad_ae_ref, recon_loss_agrees_with_the_eval_loss)
     cr_assert(fabs(mean - eval) < 1e-6 * fabs(eval), "op mean %.9g, eval loss %.9g", mean, eval);
     free(logits), free(loss), free(targets), free(op_targets);
 }
+
+/* ------------------------------------------------------------------------ */
+
+static mg_lfq_loss_params lfq_params(int levels, float soft_clamp, float inv_temperature)
+{
+    mg_lfq_loss_params p = {levels, soft_clamp, 1.0f, 0.1f, 1.0f, inv_temperature, true, 5.0f};
+    return p;
+}
+
+Test(grad_ae_ref, lfq_loss_hand_values_and_mask)
+{
+    /* one valid row, d = 1, one level, no clamp, x = 0.5: xq = 0.5, v = +1, commit = 0.25.
+     * Two codes, p(+) = sigmoid(4 T s xq) = sigmoid(2) for T = 1; one row: the batch distribution
+     * is the row's, so E = H - H = 0 and the entropy term is softplus(0 + 5). */
+    mg_lfq_loss_params p = lfq_params(1, 0.0f, 1.0f);
+    const float x[2] = {0.5f, -3.0f};
+    const int32_t mask[2] = {1, 0};
+    float losses[MG_LFQ_LOSS_COLUMNS], avg[2];
+    mg_ref_lfq_loss(2, 1, x, mask, &p, losses, avg);
+    double pp = 1.0 / (1.0 + exp(-2.0)), h = -pp * log(pp) - (1 - pp) * log(1 - pp);
+    double softplus5 = log1p(exp(5.0));
+    const double want[] = {0.1 * softplus5 + 0.25, 0.25, h, h, 1.0};
+    test_assert_close(losses, want, 5, 1e-6);
+    const double want_avg[] = {1 - pp, pp}; /* code 0 is the negative sign */
+    test_assert_close(avg, want_avg, 2, 1e-7);
+    /* two valid rows of opposite signs: the batch distribution is uniform, H(avg) = log 2 */
+    const float x2[2] = {0.5f, -0.5f};
+    mg_ref_lfq_loss(2, 1, x2, NULL, &p, losses, avg);
+    const double want2[] = {0.1 * log1p(exp(h - log(2.0) + 5.0)) + 0.25, 0.25, h, log(2.0), 2.0};
+    test_assert_close(losses, want2, 5, 1e-6);
+}
+
+typedef struct lfq_state {
+    size_t n, d;
+    float *x;
+    const int32_t *mask;
+    mg_lfq_loss_params p;
+} lfq_state;
+
+static double lfq_aux_sum(void *state)
+{
+    lfq_state *s = state;
+    float losses[16 * MG_LFQ_LOSS_COLUMNS];
+    mg_ref_lfq_loss(s->n, s->d, s->x, s->mask, &s->p, losses, NULL);
+    double sum = 0.0;
+    for (int q = 0; q < s->p.levels; q++)
+        sum += losses[q * MG_LFQ_LOSS_COLUMNS];
+    return sum;
+}
+
+Test(grad_ae_ref, lfq_aux_loss_gradient_matches_finite_differences)
+{
+    /* Inputs kept away from the sign flips of every level (|x| and |x -+ 1| > 0.05), where the
+     * quantized values jump. Small temperatures keep the code distributions smooth enough for a step of
+     * 1e-3 (at the default T = 100 they change over 1 / 400); T = 5 puts most code probabilities
+     * below entropy()'s 1e-5 floor. */
+    const int32_t mask[7] = {1, 1, 0, 1, 1, 1, 0};
+    const struct {
+        int levels;
+        float clamp, temperature;
+        bool softplus;
+    } cases[] = {{1, 0.0f, 1.0f, true}, {2, 10.0f, 1.5f, true}, {3, 2.0f, 0.7f, false}, {2, 10.0f, 5.0f, true}};
+    for (size_t ci = 0; ci < 4; ci++) {
+        lfq_state s = {7, 4, malloc(28 * 4), mask, lfq_params(cases[ci].levels, cases[ci].clamp, cases[ci].temperature)};
+        s.p.softplus_entropy = cases[ci].softplus;
+        test_fill_uniform(s.x, 28, 40 + (uint32_t)ci, -1.8f, 1.8f);
+        for (size_t i = 0; i < 28; i++) {
+            float a = fabsf(s.x[i]);
+            if (a < 0.05f || fabsf(a - 1.0f) < 0.05f || fabsf(a - 1.5f) < 0.05f)
+                s.x[i] += 0.12f;
+        }
+        float d_x[28];
+        mg_ref_lfq_backward(7, 4, s.x, mask, &s.p, NULL, 1.0f, d_x);
+        check_fd("lfq aux d_x", lfq_aux_sum, &s, s.x, 28, d_x);
+        free(s.x);
+    }
+}
+
+Test(grad_ae_ref, lfq_straight_through_gradient)
+{
+    /* no clamp: every level passes d_values through, so d_x = levels * d_values (aux_scale 0) */
+    const float x[6] = {0.3f, -1.2f, 2.5f, 0.0f, -0.7f, 4.0f};
+    const float dv[6] = {1.0f, -2.0f, 0.5f, 3.0f, 0.25f, -1.0f};
+    mg_lfq_loss_params p = lfq_params(3, 0.0f, 100.0f);
+    float d_x[6];
+    mg_ref_lfq_backward(2, 3, x, NULL, &p, dv, 0.0f, d_x);
+    const double want[] = {3, -6, 1.5, 9, 0.75, -3};
+    test_assert_close(d_x, want, 6, 1e-6);
+    /* soft clamp 10, two levels: level 0 scales by 1 - tanh^2(x / 10), level 1 by 1 - tanh^2(r1 / 5)
+     * with r1 = x - sign(x) (the quantized value of level 0 is +-1) */
+    p = lfq_params(2, 10.0f, 100.0f);
+    mg_ref_lfq_backward(2, 3, x, NULL, &p, dv, 0.0f, d_x);
+    double hand[6];
+    for (int i = 0; i < 6; i++) {
+        double t0 = tanh(x[i] / 10.0), r1 = x[i] - (10.0 * t0 > 0 ? 1.0 : -1.0), t1 = tanh(r1 / 5.0);
+        hand[i] = dv[i] * ((1 - t0 * t0) + (1 - t1 * t1));
+    }
+    test_assert_close(d_x, hand, 6, 1e-6);
+}
+
+Test(grad_ae_ref, lfq_entries_run_the_reference_and_check_arguments)
+{
+    mg_context *ctx = test_cpu_context();
+    mg_lfq_loss_params p = mg_lfq_loss_default_params();
+    const int64_t xs[2] = {3, 14}, ls[2] = {2, MG_LFQ_LOSS_COLUMNS}, as[2] = {2, 1 << 14}, ms[1] = {3};
+    float x[42];
+    test_fill_uniform(x, 42, 3, -0.02f, 0.02f);
+    const int32_t mask[3] = {1, 1, 0};
+    mg_tensor *tx = test_tensor(ctx, MG_DTYPE_F32, 2, xs, x), *tm = test_tensor_i32(ctx, 1, ms, mask);
+    mg_tensor *tl = test_empty(ctx, MG_DTYPE_F32, 2, ls), *ta = test_empty(ctx, MG_DTYPE_F32, 2, as);
+    mg_tensor *dx = test_empty(ctx, MG_DTYPE_F32, 2, xs);
+    cr_assert_eq(mg_op_lfq_loss(ctx, tx, tm, &p, tl, ta), MG_OK, "%s", mg_context_last_error(ctx));
+    float *losses = test_read(tl), want[2 * MG_LFQ_LOSS_COLUMNS];
+    mg_ref_lfq_loss(3, 14, x, mask, &p, want, NULL);
+    cr_assert_arr_eq(losses, want, sizeof want);
+    cr_assert_eq(losses[4], 2.0f, "two valid rows");
+    cr_assert_eq(mg_op_lfq_backward(ctx, tx, tm, &p, NULL, 0.1f, dx), MG_OK, "%s", mg_context_last_error(ctx));
+    /* the avg tensor of the wrong size, and d > 16, are refused */
+    cr_assert_eq(mg_op_lfq_loss(ctx, tx, tm, &p, tl, tl), MG_ERR_INVALID_ARGUMENT);
+    const int64_t big[2] = {3, 17};
+    mg_tensor *tb = test_empty(ctx, MG_DTYPE_F32, 2, big);
+    cr_assert_eq(mg_op_lfq_loss(ctx, tb, NULL, &p, tl, NULL), MG_ERR_INVALID_ARGUMENT);
+    free(losses);
+    mg_tensor_free(tx), mg_tensor_free(tm), mg_tensor_free(tl), mg_tensor_free(ta), mg_tensor_free(dx),
+        mg_tensor_free(tb);
+    mg_context_destroy(ctx);
+}

@@ -78,4 +78,37 @@ mg_status mg_op_recon_loss_backward(mg_context *ctx, const mg_tensor *logits, co
 #define MG_RECON_BLUR_MAX 63
 int mg_recon_blur_width(float sigma);
 
+/*
+ * ResidualLFQ's training terms per level q (vector-quantize-pytorch 1.20.x LFQ
+ * as meshgpt-pytorch configures it, with the intended masking): x [N, d] is
+ * the quantizer input (project_in's output, d <= MG_LFQ_LOSS_MAX_DIM), mask i32
+ * [N] or NULL the valid rows (meshgpt-pytorch masks the pad vertex). With
+ * xq = soft-clamped residual of level q and v = its +-2^-q values:
+ *   commit   = mean over valid rows and d of (xq - v)^2;
+ *   p_i      = softmax over the 2^d codes c_j of 2 T xq_i . c_j (T = inv_temperature);
+ *   per_sample = mean over valid rows of H(p_i); codebook = H(mean over valid rows of p_i),
+ *   with H(p) = -sum p log(max(p, 1e-5));
+ *   E = per_sample - gamma * codebook, softplus(E + offset) when softplus_entropy;
+ *   aux = entropy_weight * E' + commit_weight * commit.
+ * losses [levels, MG_LFQ_LOSS_COLUMNS] = (aux, commit, per_sample, codebook, valid rows);
+ * avg [levels, 2^d] (may be NULL) the batch code distribution. meshgpt-pytorch's
+ * total loss adds commit_loss_weight (0.1) * sum over levels of aux.
+ * CPU backend only for now: Vulkan returns MG_ERR_UNSUPPORTED.
+ */
+mg_lfq_loss_params mg_lfq_loss_default_params(void);
+mg_status mg_op_lfq_loss(mg_context *ctx, const mg_tensor *x, const mg_tensor *mask, const mg_lfq_loss_params *params,
+                         mg_tensor *losses, mg_tensor *avg);
+/*
+ * Gradient of the quantizer input x: the straight-through estimator (d_values,
+ * the gradient of mg_op_lfq_quantize's summed values, reaches every level's xq
+ * unchanged; NULL: none) plus aux_scale * d(sum over levels of aux)/dx; every
+ * level's residual is x minus detached values, so each adds its term times
+ * the soft clamp's derivative 1 - tanh^2(r / c). d_x [N, d] overwritten. For
+ * meshgpt-pytorch's loss, aux_scale = d_loss * commit_loss_weight (0.1).
+ * CPU backend only for now.
+ */
+mg_status mg_op_lfq_backward(mg_context *ctx, const mg_tensor *x, const mg_tensor *mask,
+                             const mg_lfq_loss_params *params, const mg_tensor *d_values, float aux_scale,
+                             mg_tensor *d_x);
+
 #endif

@@ -28,4 +28,26 @@ void mg_ref_recon_loss(size_t rows, size_t bins, const float *logits, const int3
 void mg_ref_recon_loss_backward(size_t rows, size_t bins, const float *logits, const int32_t *targets, float sigma,
                                 float scale, float *d_logits);
 
+/* ResidualLFQ's training terms (vector-quantize-pytorch's LFQ, one per level, as meshgpt-pytorch configures
+ * them); see mg_op_lfq_loss. */
+typedef struct mg_lfq_loss_params {
+    int levels;              /* num_quantizers (2) */
+    float soft_clamp;        /* soft_clamp_input_value of level 0 (10; halved per level; <= 0: none) */
+    float commit_weight;     /* commitment_loss_weight (meshgpt-pytorch passes 1) */
+    float entropy_weight;    /* entropy_loss_weight (0.1) */
+    float diversity_gamma;   /* weight of the codebook entropy (1) */
+    float inv_temperature;   /* of the code distribution softmax (100) */
+    bool softplus_entropy;   /* experimental_softplus_entropy_loss (true in meshgpt-pytorch) */
+    float entropy_offset;    /* entropy_loss_offset before the softplus (5) */
+} mg_lfq_loss_params;
+#define MG_LFQ_LOSS_COLUMNS 5 /* aux, commit, per-sample entropy, codebook entropy, valid rows */
+#define MG_LFQ_LOSS_MAX_DIM 16 /* the entropy terms enumerate 2^d codes */
+
+/* losses [levels, MG_LFQ_LOSS_COLUMNS]; avg [levels, 2^d] (the batch code distribution, or NULL). */
+void mg_ref_lfq_loss(size_t n, size_t d, const float *x, const int32_t *mask, const mg_lfq_loss_params *p,
+                     float *losses, float *avg);
+/* d_x = sum over levels of dtanh * (d_values + aux_scale * d(aux_level)/d(xq)); d_values may be NULL. */
+void mg_ref_lfq_backward(size_t n, size_t d, const float *x, const int32_t *mask, const mg_lfq_loss_params *p,
+                         const float *d_values, float aux_scale, float *d_x);
+
 #endif
