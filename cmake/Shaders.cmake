@@ -104,6 +104,18 @@ list(APPEND MG_SHADER_VARIANTS
     "grad_cross_entropy_sg|grad_cross_entropy.comp|USE_SUBGROUPS"
 )
 
+# Autoencoder backward ops and losses (ops_grad_ae.h).
+list(APPEND MG_SHADER_VARIANTS
+    "grad_conv1d_dx_f32|grad_conv1d_dx.comp|"
+    "grad_conv1d_dx_f16|grad_conv1d_dx.comp|WEIGHT_F16"
+    "grad_conv1d_dw|grad_conv1d_dw.comp|"
+    "grad_sum_rows|grad_sum_rows.comp|"
+    "grad_masked_mean|grad_masked_mean.comp|"
+    "grad_gather_mean|grad_gather_mean.comp|"
+    "grad_copy_columns|grad_copy_columns.comp|"
+    "recon_loss|recon_loss.comp|"
+)
+
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).
 execute_process(
