@@ -72,6 +72,13 @@ list(APPEND MG_SHADER_VARIANTS
     "tf_attention_per_invocation_f32|tf_attention_per_invocation.comp|"
     "tf_attention_per_invocation_f16|tf_attention_per_invocation.comp|WEIGHT_F16"
 )
+# Training: optimizer ops (native/src/train/optim.h).
+list(APPEND MG_SHADER_VARIANTS
+    "optim_adam|optim_adam.comp|"
+    "optim_sum_squares|optim_sum_squares.comp|"
+    "optim_sum_squares_sg|optim_sum_squares.comp|USE_SUBGROUPS"
+    "optim_ema_lerp|optim_ema_lerp.comp|"
+)
 
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).
