@@ -23,7 +23,8 @@ mg_train_dataset_params mg_train_dataset_default_params(const mg_ae_config *conf
     p.range[0] = config->coor_range[0];
     p.range[1] = config->coor_range[1];
     p.max_faces = 800;
-    p.polygons = MG_POLYGONS_TRIANGULATE;
+    /* A quad model reads quads (files with other polygons are skipped); a triangle model triangulates. */
+    p.polygons = config->quads ? MG_POLYGONS_QUADS : MG_POLYGONS_TRIANGULATE;
     p.cache_adjacency = true;
     return p;
 }
@@ -121,7 +122,8 @@ static mg_status list_meshes(const char *folder, char ***out, size_t *out_count,
         free_names(names, count);
         return status;
     }
-    qsort(names, count, sizeof *names, compare_names);
+    if (count > 1)
+        qsort(names, count, sizeof *names, compare_names);
     *out = names;
     *out_count = count;
     return MG_OK;

@@ -33,7 +33,7 @@ typedef struct mg_train_dataset_params {
     int num_discrete;                /* the model's num_discrete_coors */
     float range[2];                  /* the model's coor_continuous_range */
     size_t max_faces;                /* 0: no limit; larger meshes are skipped and counted */
-    mg_polygon_mode polygons;        /* how files' polygons become faces (triangulate by default) */
+    mg_polygon_mode polygons;        /* how polygons become faces (default: quads for a quad model, else triangulate) */
     bool cache_adjacency;            /* compute each mesh's face adjacency once, at load */
 } mg_train_dataset_params;
 
