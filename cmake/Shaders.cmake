@@ -116,6 +116,14 @@ list(APPEND MG_SHADER_VARIANTS
     "recon_loss|recon_loss.comp|"
 )
 
+# Training: optimizer ops (native/src/train/optim.h).
+list(APPEND MG_SHADER_VARIANTS
+    "optim_adam|optim_adam.comp|"
+    "optim_sum_squares|optim_sum_squares.comp|"
+    "optim_sum_squares_sg|optim_sum_squares.comp|USE_SUBGROUPS"
+    "optim_ema_lerp|optim_ema_lerp.comp|"
+)
+
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).
 execute_process(
