@@ -13,6 +13,8 @@ packages=(
     zlib1g-dev               # inflating deflated entries of PyTorch checkpoints
     libcriterion-dev         # the C test framework
     clang libclang-rt-14-dev # libFuzzer harnesses (scripts/fuzz.sh)
+    blender                  # the add-on's headless tests (Debian 12: Blender 3.4)
+    xvfb xauth               # the add-on's screenshot test (a display server for Blender's window)
 )
 
 if [ "${1:-}" = "--list" ]; then
