@@ -283,6 +283,9 @@ mg_status mg_model_check_tensors_allowing(const mg_tensor_desc *tensors, size_t 
     for (size_t i = 0; i < count; i++) {
         if (strncmp(sorted[i].name, prefix, prefix_len) != 0)
             continue;
+        /* A training checkpoint (train/checkpoint.h) is a model file plus optimizer state under "train.". */
+        if (strncmp(sorted[i].name, "train.", 6) == 0)
+            continue;
         mg_weight_spec key_spec;
         snprintf(key_spec.name, sizeof key_spec.name, "%s", sorted[i].name);
         const mg_weight_spec *key = &key_spec;
