@@ -198,7 +198,7 @@ mg_status mg_op_conv1d_backward(mg_context *ctx, const mg_tensor *x, const mg_te
         (d_weight && (status = mg_check_tensor(ctx, op, "d_weight", d_weight, MG_DTYPE_F32, false)) != MG_OK) ||
         (d_bias && (status = mg_check_tensor(ctx, op, "d_bias", d_bias, MG_DTYPE_F32, false)) != MG_OK))
         return status;
-    conv_shape s;
+    conv_shape s = {0};
     if ((status = check_shapes(ctx, x, weight, mask, d_out, d_x, d_weight, d_bias, &s)) != MG_OK)
         return status;
     const mg_tensor *inputs[] = {x, weight, mask, d_out};
