@@ -124,6 +124,10 @@ list(APPEND MG_SHADER_VARIANTS
     "optim_ema_lerp|optim_ema_lerp.comp|"
 )
 
+# New variant blocks go ABOVE this line: the probe and the compile loop below
+# only see the variants listed by then (a block appended at the end of the file
+# silently compiles nothing).
+
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).
 execute_process(
