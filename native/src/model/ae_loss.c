@@ -1,30 +1,12 @@
 /* meshgpt-pytorch's autoencoder reconstruction loss: cross-entropy of the
  * coordinate logits against one-hot targets blurred along the bins. */
 #include "model/autoencoder.h"
+#include "ops/ref/grad_ae_ref.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#define MAX_BLUR_WIDTH 63
-
-/* The L1-normalised Gaussian of gaussian_blur_1d: width ceil(5 sigma), made odd. */
-static int blur_kernel(float sigma, double *kernel)
-{
-    int width = (int)ceil((double)sigma * 5.0);
-    width += (width + 1) % 2;
-    if (width > MAX_BLUR_WIDTH)
-        width = MAX_BLUR_WIDTH;
-    const int half = width / 2;
-    double total = 0.0;
-    for (int i = 0; i < width; i++) {
-        double d = (double)(i - half);
-        kernel[i] = exp(-(d * d) / (2.0 * (double)sigma * (double)sigma));
-        total += kernel[i];
-    }
-    for (int i = 0; i < width; i++)
-        kernel[i] /= total;
-    return width;
-}
+#define MAX_BLUR_WIDTH 63 /* MG_RECON_BLUR_MAX: the training loss (ops_grad_ae.h) blurs the same way */
 
 double mg_ae_recon_loss(const mg_ae_config *config, const float *logits, const int32_t *targets,
                         const uint8_t *face_mask, size_t faces)
@@ -32,10 +14,7 @@ double mg_ae_recon_loss(const mg_ae_config *config, const float *logits, const i
     const size_t bins = (size_t)config->num_discrete_coors;
     const size_t per_face = (size_t)mg_ae_config_face_size(config) * 3;
     double kernel[MAX_BLUR_WIDTH];
-    int width = 1;
-    kernel[0] = 1.0;
-    if (config->bin_smooth_blur_sigma > 0.0f)
-        width = blur_kernel(config->bin_smooth_blur_sigma, kernel);
+    const int width = mg_ref_recon_blur_kernel(config->bin_smooth_blur_sigma, kernel);
     const int half = width / 2;
     double total = 0.0;
     size_t count = 0;
