@@ -368,3 +368,29 @@ void sb_icosphere(mg_shape_builder *b, double radius, int subdivisions, double c
     sb_part_end(b);
     sb_release(&s);
 }
+
+void sb_extrude_fan(mg_shape_builder *b, const double *xy_in, size_t count, double cx, double cy, double z0, double z1)
+{
+    if (b->failed || count < 3) {
+        b->failed = true;
+        return;
+    }
+    double area = 0.0;
+    for (size_t i = 0; i < count; i++)
+        area += xy_in[2 * i] * xy_in[2 * ((i + 1) % count) + 1] - xy_in[2 * ((i + 1) % count)] * xy_in[2 * i + 1];
+    sb_part_begin(b);
+    const int32_t base = (int32_t)b->num_vertices, top = base + (int32_t)count;
+    for (int layer = 0; layer < 2; layer++)
+        for (size_t i = 0; i < count; i++) {
+            const size_t s = area >= 0 ? i : count - 1 - i; /* counter-clockwise */
+            sb_vertex(b, xy_in[2 * s], xy_in[2 * s + 1], layer ? z1 : z0);
+        }
+    const int32_t centre0 = sb_vertex(b, cx, cy, z0), centre1 = sb_vertex(b, cx, cy, z1);
+    for (size_t i = 0; i < count; i++) {
+        const int32_t a = (int32_t)i, c = (int32_t)((i + 1) % count);
+        sb_tri(b, centre0, base + c, base + a);
+        sb_tri(b, centre1, top + a, top + c);
+        sb_quad(b, base + a, base + c, top + c, top + a);
+    }
+    sb_part_end(b);
+}

@@ -53,6 +53,10 @@ void sb_revolve(mg_shape_builder *b, const double *radius, const double *y, size
  * triangulated by ear clipping (the builder fails if the polygon is not simple). */
 void sb_extrude(mg_shape_builder *b, const double *xy, size_t count, double z0, double z1);
 
+/* The same with each cap a fan around (cx, cy), for polygons star-shaped about that point (a star): fat
+ * triangles that stay non-degenerate on a coarse grid where ear clipping's slivers would not. */
+void sb_extrude_fan(mg_shape_builder *b, const double *xy, size_t count, double cx, double cy, double z0, double z1);
+
 /* An icosphere (icosahedron subdivided `subdivisions` times, 20 * 4^s faces), one part. */
 void sb_icosphere(mg_shape_builder *b, double radius, int subdivisions, double cx, double cy, double cz);
 

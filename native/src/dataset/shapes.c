@@ -340,7 +340,7 @@ static void make_star_prism(shape_ctx *s)
         xy[2 * i] = rr * cos(a);
         xy[2 * i + 1] = r + rr * sin(a);
     }
-    sb_extrude(&s->b, xy, (size_t)(2 * points), -t / 2, t / 2);
+    sb_extrude_fan(&s->b, xy, (size_t)(2 * points), 0, r, -t / 2, t / 2);
     char shape[32];
     snprintf(shape, sizeof shape, "%s-pointed star", number_word(points));
     const double ratio = t / (2 * r);
