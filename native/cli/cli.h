@@ -54,6 +54,8 @@ void cli_text_close(cli_text *text);
 /* Consumes --text-encoder DIR / --text-embedding FILE; returns false for any other argument. */
 bool cli_parse_text_option(int argc, char **argv, int *i, cli_text *text);
 int cmd_convert(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* meshgpt render, and the preview of `generate --preview`. */
 int cmd_render(int argc, char **argv);

@@ -22,6 +22,8 @@ static void usage(FILE *out)
             "  score TOKENS.json    the transformer's loss (and logits) on a token file\n"
             "  convert IN -o OUT    write a PyTorch checkpoint (.pt/.bin/.ckpt) as a .safetensors model\n"
             "  render MESH -o PNG   a shaded preview image of a mesh (four views)\n"
+            "  dataset primitives   write a labelled set of procedural low-poly shapes\n"
+            "  eval                 mesh validity, tokenizer reconstruction and generation metrics\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -125,6 +127,10 @@ int main(int argc, char **argv)
         return cmd_convert(argc - 1, argv + 1);
     if (strcmp(command, "render") == 0)
         return cmd_render(argc - 1, argv + 1);
+    if (strcmp(command, "dataset") == 0)
+        return cmd_dataset(argc - 1, argv + 1);
+    if (strcmp(command, "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
     usage(stderr);
     return 2;

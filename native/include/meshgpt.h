@@ -578,6 +578,119 @@ MG_API mg_status mg_model_load_with(mg_context *context, const char *path, const
 MG_API mg_status mg_model_inspect_with(const char *path, const mg_model_load_params *params, char **out_text,
                                        char *error, size_t error_size);
 
+/* ------------------------------------------------------------------------- */
+/* Procedural shapes: a labelled training set (`meshgpt dataset primitives`) */
+/* ------------------------------------------------------------------------- */
+
+/* The shape classes: cube, box, pyramid, prism, cylinder, cone, truncated_cone, tube, uv_sphere, icosphere,
+ * torus, capsule, wedge, star_prism, stairs, arch, table, chair, stool (in that order). */
+MG_API size_t mg_primitive_class_count(void);
+/* The class's name ("truncated_cone"), or NULL past the last class. */
+MG_API const char *mg_primitive_class_name(size_t class_index);
+/* A plain prompt for the class ("a truncated cone"), or NULL past the last class. */
+MG_API const char *mg_primitive_class_prompt(size_t class_index);
+/* The class index of a name, or -1. */
+MG_API int mg_primitive_class_find(const char *name);
+
+/*
+ * One generated shape: closed low-poly triangle parts (y up), every part wound outward,
+ * at most 800 faces, a caption that names its drawn proportions ("a tall thin cylinder with 8 sides") and
+ * the drawn parameters as a JSON object.
+ */
+typedef struct mg_primitive {
+    mg_mesh mesh;
+    size_t class_index;
+    char *caption;           /* UTF-8, owned */
+    char *parameters_json;   /* {"height": 2.1, ...}, owned */
+} mg_primitive;
+
+/* Draws one shape of a class; the same (class_index, seed) gives the same shape on every machine. */
+MG_API mg_status mg_primitive_generate(size_t class_index, uint64_t seed, mg_primitive *out, char *error,
+                                       size_t error_size);
+MG_API void mg_primitive_free(mg_primitive *primitive);
+
+/*
+ * Writes `count` shapes (the classes in turn, each drawn from `seed` and its index) into `dir` (created if
+ * missing): CLASS_NNNN.obj, captions.json ({"file": "caption"}) and labels.json ({"file": {"class": ...,
+ * "caption": ..., "parameters": {...}}}). Deterministic per seed.
+ */
+MG_API mg_status mg_dataset_write_primitives(const char *dir, size_t count, uint64_t seed, char *error,
+                                             size_t error_size);
+
+/* A labelled data set as written above: labels.json (or only captions.json, classes then empty). */
+typedef struct mg_dataset_entry {
+    char *file;              /* path of the mesh file (the folder joined with the name in the JSON) */
+    char *name;              /* the name as in the JSON */
+    char *caption;
+    char *class_name;        /* "" when unknown */
+} mg_dataset_entry;
+
+typedef struct mg_dataset {
+    mg_dataset_entry *entries;   /* sorted by name */
+    size_t count;
+} mg_dataset;
+
+MG_API mg_status mg_dataset_read(const char *dir, mg_dataset *out, char *error, size_t error_size);
+MG_API void mg_dataset_free(mg_dataset *dataset);
+
+/* ------------------------------------------------------------------------- */
+/* Evaluation: mesh validity and distances (`meshgpt eval`)                  */
+/* ------------------------------------------------------------------------- */
+
+typedef struct mg_mesh_validity {
+    size_t faces;                    /* faces checked (face_mask 0 left out) */
+    size_t vertices;
+    size_t degenerate_faces;         /* a repeated vertex, or (near) zero area */
+    size_t duplicate_faces;          /* the same vertex set as an earlier face, any winding */
+    size_t unreferenced_vertices;
+    size_t edges;                    /* distinct undirected edges */
+    size_t boundary_edges;           /* used by one face */
+    size_t non_manifold_edges;       /* used by more than two faces */
+    size_t inconsistent_edges;       /* used by two faces in the same direction (opposite windings) */
+    size_t components;               /* groups of faces connected through shared vertices */
+    size_t inward_components;        /* closed components whose signed volume is negative */
+    double signed_volume;            /* sum over faces (positive: wound outward) */
+    bool manifold;                   /* no non-manifold edges */
+    bool watertight;                 /* manifold and no boundary edges */
+    bool consistently_oriented;      /* no inconsistent edges */
+    bool valid;                      /* faces, no degenerate or duplicate faces, manifold */
+} mg_mesh_validity;
+
+/* Checks a mesh (triangles or quads); fails only on malformed input (bad face_size, an index out of range). */
+MG_API mg_status mg_mesh_check(const mg_mesh *mesh, mg_mesh_validity *out, char *error, size_t error_size);
+
+/* `count` points on the surface, area-weighted, from a seeded generator (points[count * 3]). */
+MG_API mg_status mg_mesh_sample_points(const mg_mesh *mesh, size_t count, uint64_t seed, float *points,
+                                       char *error, size_t error_size);
+
+typedef struct mg_mesh_distance {
+    double chamfer;      /* (mean distance a -> b + mean distance b -> a) / 2, point to surface */
+    double precision;    /* share of a's points within `threshold` of b's surface */
+    double recall;       /* share of b's points within `threshold` of a's surface */
+    double fscore;       /* 2 P R / (P + R); 0 when both are 0 */
+} mg_mesh_distance;
+
+/*
+ * Compares two meshes in their own coordinates: `points` area-weighted samples on each (seeded), each
+ * point's distance to the other mesh's surface (exact point-to-triangle distance).
+ */
+MG_API mg_status mg_mesh_compare(const mg_mesh *a, const mg_mesh *b, size_t points, uint64_t seed,
+                                 double threshold, mg_mesh_distance *out, char *error, size_t error_size);
+
+typedef struct mg_set_metrics {
+    double coverage;     /* share of reference shapes that are the nearest reference of some sample */
+    double mmd;          /* mean over references of the distance to the nearest sample */
+    double nna;          /* 1-NN accuracy (leave one out) over samples + references; 0.5 is ideal */
+} mg_set_metrics;
+
+/*
+ * Coverage, minimum matching distance and 1-NNA (Achlioptas et al. 2018; Yang et al. 2019) from distance
+ * matrices, row-major: gen_ref[G * R], gen_gen[G * G], ref_ref[R * R] (diagonals ignored).
+ */
+MG_API mg_status mg_set_metrics_compute(const double *gen_ref, const double *gen_gen, const double *ref_ref,
+                                        size_t generated, size_t references, mg_set_metrics *out, char *error,
+                                        size_t error_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,356 @@
+/*
+ * meshgpt eval generate: for each shape class, generate N samples from the class's prompt and report the
+ * share of valid meshes and of samples whose nearest data-set shape (Chamfer distance, both normalized to
+ * a unit bounding box) is of the prompted class; then coverage, MMD and 1-NNA of all samples against the
+ * data set's shapes (which should be held out from training).
+ */
+#include "eval_common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct generate_args {
+    cli_common common;
+    cli_text text;
+    const char *model_path, *data_dir, *json_path, *classes;
+    size_t samples, points, per_class;
+    double threshold;
+    mg_generate_params params;
+} generate_args;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: meshgpt eval generate -m MODEL --data DIR (--text-encoder DIR | --text-embedding F.npy) [options]\n"
+            "\n"
+            "For each class of the data set (labels.json in DIR: shapes the model was not trained on), generates\n"
+            "samples from the class's prompt (\"a cylinder\", ...) and reports the valid share (no degenerate or\n"
+            "duplicate faces, manifold), the share whose nearest data-set shape (Chamfer distance, unit bounding\n"
+            "boxes) is of the prompted class, and coverage, MMD and 1-NNA of all samples against the data set.\n"
+            "--text-embedding gives every class the same text: for smoke tests only.\n"
+            "  --samples N        samples per class (default 10)\n"
+            "  --classes A,B      these classes only\n"
+            "  --per-class N      reference shapes per class from DIR (default 10)\n"
+            "  --points N         surface samples per mesh for the Chamfer distance (default 256)\n"
+            "  --threshold T      F-score distance, unit-box coordinates (default 0.02)\n"
+            "  --seed S           generation seed (default 0); also the sampling seed\n"
+            "  --max-faces N      at most N faces per sample\n"
+            "  --temperature T, --cond-scale S   sampling, as `generate` (defaults: the model's)\n"
+            "  --json OUT.json    also write the results as JSON\n");
+}
+
+static int parse(int argc, char **argv, generate_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->params = mg_generate_default_params();
+    a->samples = 10;
+    a->points = 256;
+    a->per_class = 10;
+    a->threshold = 0.02;
+    for (int i = 1; i < argc; i++) {
+        bool error = false;
+        const char *arg = argv[i];
+        const bool has_value = i + 1 < argc;
+        int rc = 0;
+        size_t n = 0;
+        double v = 0;
+        if (cli_parse_common(argc, argv, &i, &a->common, &error)) {
+            if (error)
+                return 2;
+        } else if (cli_parse_text_option(argc, argv, &i, &a->text)) {
+        } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            return -1;
+        } else if ((strcmp(arg, "-m") == 0 || strcmp(arg, "--model") == 0) && has_value) {
+            a->model_path = argv[++i];
+        } else if (strcmp(arg, "--data") == 0 && has_value) {
+            a->data_dir = argv[++i];
+        } else if (strcmp(arg, "--json") == 0 && has_value) {
+            a->json_path = argv[++i];
+        } else if (strcmp(arg, "--classes") == 0 && has_value) {
+            a->classes = argv[++i];
+        } else if (strcmp(arg, "--samples") == 0 && has_value) {
+            rc = eval_parse_size(arg, argv[++i], 1, 4096, &a->samples);
+        } else if (strcmp(arg, "--per-class") == 0 && has_value) {
+            rc = eval_parse_size(arg, argv[++i], 1, 100000, &a->per_class);
+        } else if (strcmp(arg, "--points") == 0 && has_value) {
+            rc = eval_parse_size(arg, argv[++i], 1, 1000000, &a->points);
+        } else if (strcmp(arg, "--seed") == 0 && has_value) {
+            rc = eval_parse_size(arg, argv[++i], 0, (size_t)-1, &n);
+            a->params.seed = n;
+        } else if (strcmp(arg, "--max-faces") == 0 && has_value) {
+            rc = eval_parse_size(arg, argv[++i], 1, 1000000, &a->params.max_faces);
+        } else if (strcmp(arg, "--temperature") == 0 && has_value) {
+            rc = eval_parse_double(arg, argv[++i], 0, 1e6, &v);
+            a->params.temperature = (float)v;
+        } else if (strcmp(arg, "--cond-scale") == 0 && has_value) {
+            rc = eval_parse_double(arg, argv[++i], -1e6, 1e6, &v);
+            a->params.cond_scale = (float)v;
+        } else if (strcmp(arg, "--threshold") == 0 && has_value) {
+            rc = eval_parse_double(arg, argv[++i], 0, 1e9, &a->threshold);
+        } else {
+            fprintf(stderr, "meshgpt eval generate: unknown option %s (or it lacks its value)\n\n", arg);
+            usage(stderr);
+            return 2;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (!a->model_path || !a->data_dir) {
+        fprintf(stderr, "meshgpt eval generate: give a model (-m) and a data set (--data DIR)\n");
+        return 2;
+    }
+    return 0;
+}
+
+static bool class_listed(const char *list, const char *name)
+{
+    if (!list)
+        return true;
+    const size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len + (comma ? 1 : 0);
+    }
+    return false;
+}
+
+typedef struct class_result {
+    const char *name;
+    size_t samples, valid, nearest_same, faces, empty;
+} class_result;
+
+typedef struct shape_set {
+    mg_mesh *meshes;      /* normalized */
+    size_t *class_of;     /* index into the class list */
+    size_t count;
+} shape_set;
+
+static void shape_set_free(shape_set *s)
+{
+    for (size_t i = 0; s->meshes && i < s->count; i++)
+        mg_mesh_free(&s->meshes[i]);
+    free(s->meshes);
+    free(s->class_of);
+    memset(s, 0, sizeof *s);
+}
+
+static double chamfer(const mg_mesh *x, const mg_mesh *y, const generate_args *a)
+{
+    mg_mesh_distance d;
+    char error[256];
+    if (mg_mesh_compare(x, y, a->points, a->params.seed, a->threshold, &d, error, sizeof error) != MG_OK)
+        return INFINITY;
+    return d.chamfer;
+}
+
+static int run(generate_args *a, mg_dataset *set)
+{
+    /* The classes: those of the data set (in its sorted order), filtered by --classes. */
+    const char **names = calloc(set->count + 1, sizeof *names);
+    class_result *results = calloc(set->count + 1, sizeof *results);
+    shape_set refs = {calloc(set->count + 1, sizeof(mg_mesh)), calloc(set->count + 1, sizeof(size_t)), 0};
+    shape_set gens = {0};
+    size_t classes = 0;
+    int rc = names && results && refs.meshes && refs.class_of ? 0 : 1;
+    for (size_t i = 0; rc == 0 && i < set->count; i++) {
+        const char *name = set->entries[i].class_name;
+        if (!name[0] || !class_listed(a->classes, name))
+            continue;
+        size_t k = 0;
+        while (k < classes && strcmp(names[k], name) != 0)
+            k++;
+        if (k == classes) {
+            names[classes] = name;
+            results[classes].name = name;
+            classes++;
+        }
+        size_t have = 0;
+        for (size_t r = 0; r < refs.count; r++)
+            have += refs.class_of[r] == k;
+        if (have >= a->per_class)
+            continue;
+        mg_mesh mesh;
+        memset(&mesh, 0, sizeof mesh);
+        if (eval_read_mesh(set->entries[i].file, &mesh) != 0 || eval_normalized_copy(&mesh, &refs.meshes[refs.count]) != 0)
+            rc = 1;
+        else
+            refs.class_of[refs.count++] = k;
+        mg_mesh_free(&mesh);
+    }
+    if (rc == 0 && classes == 0) {
+        fprintf(stderr, "meshgpt eval generate: no labelled shapes%s in %s\n", a->classes ? " of those classes" : "",
+                a->data_dir);
+        rc = 1;
+    }
+    mg_context *ctx = rc == 0 ? cli_open_context(&a->common) : NULL;
+    mg_model *model = NULL;
+    if (rc == 0 && !ctx)
+        rc = 1;
+    if (rc == 0 && mg_model_load(ctx, a->model_path, &model) != MG_OK) {
+        fprintf(stderr, "meshgpt: cannot load the model: %s\n", mg_context_last_error(ctx));
+        rc = 1;
+    }
+    if (rc == 0)
+        rc = cli_text_open(&a->text, ctx, &a->params.text);
+    if (rc == 0 && a->text.embedding_path)
+        fprintf(stderr, "meshgpt eval generate: warning: --text-embedding gives every class the same text\n");
+    const size_t S = a->samples;
+    a->params.samples = S;
+    gens.meshes = calloc(classes * S + 1, sizeof(mg_mesh));
+    gens.class_of = calloc(classes * S + 1, sizeof(size_t));
+    mg_mesh *out = calloc(S, sizeof *out);
+    if (rc == 0 && (!gens.meshes || !gens.class_of || !out)) {
+        fprintf(stderr, "meshgpt: out of memory\n");
+        rc = 1;
+    }
+    for (size_t k = 0; rc == 0 && k < classes; k++) {
+        const int known = mg_primitive_class_find(names[k]);
+        char prompt[128];
+        snprintf(prompt, sizeof prompt, "%s", known >= 0 ? mg_primitive_class_prompt((size_t)known) : names[k]);
+        for (char *p = prompt; *p; p++)
+            *p = *p == '_' ? ' ' : *p;
+        if (a->text.encoder)
+            a->params.text.prompt = prompt;
+        fprintf(stderr, "%s: generating %zu sample%s of \"%s\"\n", names[k], S, S == 1 ? "" : "s", prompt);
+        if (mg_generate(model, &a->params, out, NULL) != MG_OK) {
+            fprintf(stderr, "meshgpt: cannot generate: %s\n", mg_context_last_error(ctx));
+            rc = 1;
+            break;
+        }
+        for (size_t s = 0; s < S; s++) {
+            class_result *r = &results[k];
+            r->samples++;
+            mg_mesh welded;
+            mg_mesh_validity v;
+            char error[256];
+            memset(&welded, 0, sizeof welded);
+            if (mg_mesh_weld(&out[s], &welded, error, sizeof error) == MG_OK && welded.num_faces > 0 &&
+                mg_mesh_check(&welded, &v, error, sizeof error) == MG_OK) {
+                r->valid += v.valid;
+                r->faces += welded.num_faces;
+                if (eval_normalized_copy(&welded, &gens.meshes[gens.count]) == 0)
+                    gens.class_of[gens.count++] = k;
+            } else {
+                r->empty++;
+            }
+            mg_mesh_free(&welded);
+            mg_mesh_free(&out[s]);
+        }
+    }
+    /* Distances: samples x references (nearest class, coverage, MMD), and within each set for 1-NNA. */
+    const size_t G = gens.count, R = refs.count;
+    double *gr = calloc(G * R + 1, sizeof *gr), *gg = calloc(G * G + 1, sizeof *gg), *rr = calloc(R * R + 1, sizeof *rr);
+    if (rc == 0 && (!gr || !gg || !rr)) {
+        fprintf(stderr, "meshgpt: out of memory\n");
+        rc = 1;
+    }
+    if (rc == 0)
+        fprintf(stderr, "distances: %zu samples x %zu reference shapes\n", G, R);
+    for (size_t g = 0; rc == 0 && g < G; g++) {
+        size_t best = 0;
+        for (size_t r = 0; r < R; r++) {
+            gr[g * R + r] = chamfer(&gens.meshes[g], &refs.meshes[r], a);
+            if (gr[g * R + r] < gr[g * R + best])
+                best = r;
+        }
+        results[gens.class_of[g]].nearest_same += R > 0 && refs.class_of[best] == gens.class_of[g];
+        for (size_t h = g + 1; h < G; h++)
+            gg[g * G + h] = gg[h * G + g] = chamfer(&gens.meshes[g], &gens.meshes[h], a);
+    }
+    for (size_t r = 0; rc == 0 && r < R; r++)
+        for (size_t q = r + 1; q < R; q++)
+            rr[r * R + q] = rr[q * R + r] = chamfer(&refs.meshes[r], &refs.meshes[q], a);
+    mg_set_metrics m = {NAN, NAN, NAN};
+    if (rc == 0 && G > 0 && R > 0) {
+        char error[256];
+        mg_set_metrics_compute(gr, gg, rr, G, R, &m, error, sizeof error);
+    }
+    if (rc == 0) {
+        size_t samples = 0, valid = 0, same = 0, faces = 0, empty = 0;
+        printf("%-16s %8s %8s %9s %10s %6s\n", "class", "samples", "valid", "nearest", "mean faces", "empty");
+        for (size_t k = 0; k < classes; k++) {
+            const class_result *r = &results[k];
+            const size_t nonempty = r->samples - r->empty;
+            printf("%-16s %8zu %7.1f%% %8.1f%% %10.1f %6zu\n", r->name, r->samples,
+                   100.0 * (double)r->valid / (double)r->samples, 100.0 * (double)r->nearest_same / (double)r->samples,
+                   nonempty ? (double)r->faces / (double)nonempty : 0.0, r->empty);
+            samples += r->samples, valid += r->valid, same += r->nearest_same, faces += r->faces, empty += r->empty;
+        }
+        printf("%-16s %8zu %7.1f%% %8.1f%% %10.1f %6zu\n", "all", samples, 100.0 * (double)valid / (double)samples,
+               100.0 * (double)same / (double)samples,
+               samples > empty ? (double)faces / (double)(samples - empty) : 0.0, empty);
+        printf("against %zu reference shapes: coverage %.1f%%, MMD %.5f, 1-NNA %.1f%% (50%% is ideal)\n", R,
+               100.0 * m.coverage, m.mmd, 100.0 * m.nna);
+        if (a->json_path) {
+            FILE *json = fopen(a->json_path, "w");
+            if (!json) {
+                fprintf(stderr, "meshgpt: cannot write %s\n", a->json_path);
+                rc = 1;
+            } else {
+                fprintf(json, "{\n  \"eval\": \"generate\",\n  \"model\": ");
+                eval_json_string(json, a->model_path);
+                fprintf(json, ",\n  \"data\": ");
+                eval_json_string(json, a->data_dir);
+                fprintf(json, ",\n  \"samples_per_class\": %zu,\n  \"references\": %zu,\n  \"points\": %zu,\n"
+                              "  \"seed\": %llu,\n  \"valid_share\": ", S, R, a->points,
+                        (unsigned long long)a->params.seed);
+                eval_json_number(json, (double)valid / (double)samples);
+                fprintf(json, ",\n  \"nearest_class_share\": ");
+                eval_json_number(json, (double)same / (double)samples);
+                fprintf(json, ",\n  \"coverage\": ");
+                eval_json_number(json, m.coverage);
+                fprintf(json, ",\n  \"mmd\": ");
+                eval_json_number(json, m.mmd);
+                fprintf(json, ",\n  \"nna\": ");
+                eval_json_number(json, m.nna);
+                fprintf(json, ",\n  \"classes\": [\n");
+                for (size_t k = 0; k < classes; k++) {
+                    const class_result *r = &results[k];
+                    fprintf(json, "    {\"class\": ");
+                    eval_json_string(json, r->name);
+                    fprintf(json, ", \"samples\": %zu, \"valid\": %zu, \"nearest_same_class\": %zu, \"empty\": %zu, "
+                                  "\"faces\": %zu}%s\n", r->samples, r->valid, r->nearest_same, r->empty, r->faces,
+                            k + 1 < classes ? "," : "");
+                }
+                fprintf(json, "  ]\n}\n");
+                if (fclose(json) != 0) {
+                    fprintf(stderr, "meshgpt: cannot write %s\n", a->json_path);
+                    rc = 1;
+                }
+            }
+        }
+    }
+    free(gr), free(gg), free(rr);
+    free(out);
+    shape_set_free(&gens);
+    shape_set_free(&refs);
+    free(names);
+    free(results);
+    cli_text_close(&a->text);
+    mg_model_free(model);
+    if (ctx)
+        mg_context_destroy(ctx);
+    return rc;
+}
+
+int cmd_eval_generate(int argc, char **argv)
+{
+    generate_args a;
+    int rc = parse(argc, argv, &a);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    char error[1024];
+    mg_dataset set;
+    if (mg_dataset_read(a.data_dir, &set, error, sizeof error) != MG_OK) {
+        fprintf(stderr, "meshgpt: %s\n", error);
+        return 1;
+    }
+    rc = run(&a, &set);
+    mg_dataset_free(&set);
+    return rc;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# meshgpt dataset primitives and meshgpt eval (mesh, tokenizer, generate) on the fixture model (random
+# weights: the numbers mean nothing, the test checks the commands run, agree with their files and fail
+# cleanly on bad input). CPU reference, a few shapes and faces only.
+#   tests/cli/dataset_eval.sh MESHGPT_BINARY SOURCE_DIR WORK_DIR
+set -euo pipefail
+cli=$1 source=$2 work=$3
+fixture=$source/tests/fixtures/meshgpt-pytorch-a
+model=$fixture/model.safetensors
+rm -rf "$work"
+mkdir -p "$work"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# A data set: 38 shapes (two of each class), OBJ files plus captions.json and labels.json.
+out=$("$cli" dataset primitives -o "$work/set" --count 38 --seed 4) || fail "dataset exited with $?"
+echo "$out"
+[[ "$out" == *"wrote 38 shapes of 19 classes"* ]] || fail "dataset printed: $out"
+[ "$(ls "$work/set"/*.obj | wc -l)" = 38 ] || fail "not 38 OBJ files"
+grep -qE '"chair_0017.obj":[[:space:]]*"a' "$work/set/captions.json" || fail "captions.json lacks chair_0017.obj"
+grep -qE '"class":[[:space:]]*"stool"' "$work/set/labels.json" || fail "labels.json lacks the class stool"
+# Deterministic per seed.
+"$cli" dataset primitives -o "$work/again" --count 38 --seed 4 >/dev/null
+diff -r "$work/set" "$work/again" >/dev/null || fail "the same seed wrote different files"
+
+# eval mesh: every generated shape is valid and watertight.
+out=$("$cli" eval mesh "$work/set"/*.obj --json "$work/mesh.json") || fail "eval mesh exited with $?"
+[[ "$out" == *"valid: 38 of 38"* ]] || fail "eval mesh: $out"
+[ "$(grep -c '"watertight": true' "$work/mesh.json")" = 38 ] || fail "mesh.json: not 38 watertight meshes"
+# An open box (the cube without its last face) is not watertight.
+head -n -1 "$source/assets/meshes/cube.obj" >"$work/open.obj"
+out=$("$cli" eval mesh "$work/open.obj" --json "$work/open.json")
+echo "$out"
+grep -q '"watertight": false' "$work/open.json" || fail "an open box was reported watertight"
+
+# eval tokenizer: runs over the set and writes its totals.
+out=$("$cli" eval tokenizer -m "$model" --data "$work/set" --limit 6 --points 200 -d cpu --json "$work/tok.json") ||
+    fail "eval tokenizer exited with $?"
+echo "$out"
+[[ "$out" == *"all "*" 6 "* ]] || fail "eval tokenizer printed: $out"
+grep -q '"total": {"class": "all", "meshes": 6' "$work/tok.json" || fail "tok.json lacks the total of 6 meshes"
+
+# eval generate: 2 samples of 3 faces for two classes (the fixture's embedding stands in for prompts).
+out=$("$cli" eval generate -m "$model" --data "$work/set" --text-embedding "$fixture/cases/text_embeds.npy" \
+    --classes cube,chair --samples 2 --max-faces 3 --per-class 2 --points 64 -d cpu --json "$work/gen.json") ||
+    fail "eval generate exited with $?"
+echo "$out"
+[[ "$out" == *"against 4 reference shapes: coverage"* ]] || fail "eval generate printed: $out"
+grep -q '"samples_per_class": 2' "$work/gen.json" || fail "gen.json lacks samples_per_class"
+[ "$(grep -c '"class": "c' "$work/gen.json")" = 2 ] || fail "gen.json does not hold two classes"
+
+# Bad input: non-zero exit with a message.
+expect() {
+    local text=$1
+    shift
+    if "$@" >"$work/stdout" 2>"$work/stderr"; then
+        fail "exit 0 from: $*"
+    fi
+    grep -qF -- "$text" "$work/stderr" || { cat "$work/stderr" >&2; fail "stderr of '$*' does not say '$text'"; }
+}
+expect "give an output folder" "$cli" dataset primitives
+expect "--count takes" "$cli" dataset primitives -o "$work/x" --count 0
+expect "neither labels.json nor captions.json" "$cli" eval tokenizer -m "$model" --data "$work" -d cpu
+expect "give one or more mesh files" "$cli" eval mesh
+expect "no labelled shapes of those classes" "$cli" eval generate -m "$model" --data "$work/set" --classes nothing \
+    --text-embedding "$fixture/cases/text_embeds.npy" -d cpu
+expect "unknown subcommand" "$cli" eval everything
+echo "cli dataset/eval: ok"
