@@ -21,6 +21,7 @@ WEIGHT_BUFFER(3, mem_k)
 WEIGHT_BUFFER(4, mem_v)
 INPUT_BUFFER_INT(5, key_mask)
 OUTPUT_BUFFER(6, y)
+INPUT_BUFFER_INT(7, step) // optional: a value added to real_keys and query_offset (replayed decoding steps)
 
 layout(push_constant) uniform Push {
     uint q_offset;
@@ -41,6 +42,8 @@ layout(push_constant) uniform Push {
     int query_offset;
     float scale;
     uint groups;    // batch * n * heads
+    uint step_offset;
+    uint has_step;
 } pc;
 
 shared float q_s[MAX_DIM_HEAD];
@@ -69,9 +72,12 @@ void main()
     barrier();
 
     // Real keys past the causal limit are never visible: stop before them.
-    uint real = pc.real_keys;
+    // With a step buffer, its value shifts both: the cache length and the
+    // queries' positions grow by one per decoding step without re-recording.
+    int shift = pc.has_step != 0u ? max(step[pc.step_offset], 0) : 0;
+    uint real = min(pc.real_keys + uint(shift), pc.key_rows);
     if (pc.causal != 0u) {
-        int limit = pc.query_offset + int(i) + 1;
+        int limit = pc.query_offset + shift + int(i) + 1;
         real = limit <= 0 ? 0u : min(real, uint(limit));
     }
     uint total = pc.mems + real;

@@ -122,4 +122,37 @@ mg_status mg_gpu_flush(mg_gpu *gpu);
 /* Submits what is recorded and waits until the device is done with everything. */
 mg_status mg_gpu_finish(mg_gpu *gpu);
 
+/* ---- recordings: work captured once, replayed many times ----
+ *
+ * Between mg_gpu_capture_begin and mg_gpu_capture_end, dispatches, copies and
+ * fills go into a recording of its own (its own command buffer and descriptor
+ * sets, barriers from the same hazard tracking) instead of the stream; nothing
+ * runs. Transfers, flushes and finishes are refused while capturing (a
+ * recording cannot contain host work). Memory freed while capturing is held
+ * by the recording until it is freed: the temporaries of the captured work
+ * stay where the recorded descriptors point. Memory allocated before the
+ * capture and bound by it (weights, caches, inputs, outputs) must outlive the
+ * recording: that is the caller's job.
+ *
+ * mg_gpu_replay submits the recording after what the stream holds, without
+ * waiting; transfers and mg_gpu_finish wait for replays as for batches, so
+ * the host may write a recording's inputs and read its outputs with
+ * mg_gpu_write / mg_gpu_read around replays. A replay waits for the previous
+ * replay of the same recording to finish.
+ *
+ * A recording belongs to the mg_gpu it was captured on; mg_gpu_destroy
+ * releases its device objects, after which mg_gpu_recording_free only frees
+ * the host struct (so a model freed after its context is destroyed is safe). */
+typedef struct mg_gpu_recording mg_gpu_recording;
+
+mg_status mg_gpu_capture_begin(mg_gpu *gpu);
+/* Ends the capture; *out owns the recording. */
+mg_status mg_gpu_capture_end(mg_gpu *gpu, mg_gpu_recording **out);
+/* Ends a capture that failed half-way, releasing what it recorded (no-op when not capturing). */
+void mg_gpu_capture_abort(mg_gpu *gpu);
+bool mg_gpu_capturing(const mg_gpu *gpu);
+mg_status mg_gpu_replay(mg_gpu *gpu, mg_gpu_recording *recording);
+/* Waits for the recording's replays, releases it and the memory it holds. NULL ok. */
+void mg_gpu_recording_free(mg_gpu_recording *recording);
+
 #endif

@@ -81,6 +81,18 @@ typedef struct mg_stream_slot {
     uint32_t commands;
 } mg_stream_slot;
 
+/* A recording: a slot of its own that is never reset, plus the memory freed
+ * while it was captured (gpu.h). Linked into gpu->recordings while the device
+ * lives. */
+struct mg_gpu_recording {
+    mg_gpu *gpu;               /* NULL once the device is destroyed */
+    mg_gpu_recording *prev, *next;
+    mg_stream_slot slot;
+    mg_gpu_alloc *held;
+    size_t held_count, held_capacity;
+    uint64_t dispatches, barriers; /* per replay, for the statistics */
+};
+
 typedef struct mg_stream {
     mg_stream_slot slots[MG_STREAM_SLOTS];
     uint32_t current;
@@ -129,6 +141,8 @@ struct mg_gpu {
     size_t pipeline_capacity;
 
     mg_stream stream;
+    mg_gpu_recording *capture;    /* the recording being captured, or NULL */
+    mg_gpu_recording *recordings; /* every live recording (capture included) */
 
     /* statistics */
     uint64_t dispatches;
@@ -179,5 +193,24 @@ mg_status mg_gpu_stream_track(mg_gpu *gpu, VkCommandBuffer cmd, const mg_gpu_ran
 /* Counts a recorded command and submits when the batch is full. */
 mg_status mg_gpu_stream_commit(mg_gpu *gpu);
 mg_status mg_gpu_stream_allocate_set(mg_gpu *gpu, VkDescriptorSet *out);
+/* Waits for every submitted batch and replay, submitting nothing. */
+mg_status mg_gpu_stream_wait_submitted(mg_gpu *gpu);
+
+/* vk_recording.c */
+/* Releases the device objects of every recording (device destruction); they stay as host structs. */
+void mg_gpu_recordings_release(mg_gpu *gpu);
+/* While capturing, keeps `alloc` for the recording and returns true (mg_gpu_free_memory). */
+bool mg_gpu_capture_hold(mg_gpu *gpu, const mg_gpu_alloc *alloc);
+/* mg_gpu_free_memory without the capture's hold. */
+void mg_gpu_release_memory(mg_gpu *gpu, mg_gpu_alloc *alloc);
+
+/* vk_stream.c, shared with vk_recording.c */
+mg_status mg_gpu_slot_create(mg_gpu *gpu, mg_stream_slot *slot, bool transient);
+void mg_gpu_slot_destroy(mg_gpu *gpu, mg_stream_slot *slot);
+mg_status mg_gpu_slot_wait(mg_gpu *gpu, mg_stream_slot *slot);
+/* The full barrier that starts a batch or recording, and the host-read barrier that ends one. */
+void mg_gpu_record_start_barrier(mg_gpu *gpu, VkCommandBuffer cmd);
+void mg_gpu_record_host_barrier(mg_gpu *gpu, VkCommandBuffer cmd);
+void mg_gpu_stream_reset_hazards(mg_gpu *gpu);
 
 #endif

@@ -197,6 +197,7 @@ void mg_gpu_destroy(mg_gpu *gpu)
         return;
     if (gpu->device) {
         gpu->vk->vkDeviceWaitIdle(gpu->device);
+        mg_gpu_recordings_release(gpu);
         mg_gpu_stream_release(gpu);
         mg_gpu_pipelines_release(gpu);
         mg_gpu_memory_release(gpu);

@@ -70,6 +70,9 @@ mg_status mg_gpu_record_dispatch(mg_gpu *gpu, const mg_gpu_dispatch *d)
     memcpy(push, d->push, d->push_size);
     gpu->vk->vkCmdPushConstants(cmd, gpu->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, MG_GPU_MAX_PUSH, push);
     gpu->vk->vkCmdDispatch(cmd, d->groups[0], d->groups[1], d->groups[2]);
-    gpu->dispatches++;
+    if (gpu->capture)
+        gpu->capture->dispatches++; /* counted at each replay */
+    else
+        gpu->dispatches++;
     return mg_gpu_stream_commit(gpu);
 }

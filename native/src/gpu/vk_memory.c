@@ -292,6 +292,17 @@ void mg_gpu_free_memory(mg_gpu *gpu, mg_gpu_alloc *alloc)
 {
     if (!alloc || !alloc->block)
         return;
+    if (mg_gpu_capture_hold(gpu, alloc)) { /* the recording binds it: freed with the recording */
+        memset(alloc, 0, sizeof *alloc);
+        return;
+    }
+    mg_gpu_release_memory(gpu, alloc);
+}
+
+void mg_gpu_release_memory(mg_gpu *gpu, mg_gpu_alloc *alloc)
+{
+    if (!alloc || !alloc->block)
+        return;
     mg_gpu_block *block = alloc->block;
     give_back(block, alloc->offset, alloc->size);
     gpu->bytes_in_use -= alloc->size;
@@ -299,8 +310,12 @@ void mg_gpu_free_memory(mg_gpu *gpu, mg_gpu_alloc *alloc)
     /* Dedicated blocks go back to the driver at once; default-size ones are kept
      * for the next temporaries. */
     if (block->used == 0 && block->size != gpu->block_size) {
-        /* The GPU may still read it: wait before releasing. */
-        mg_gpu_finish(gpu);
+        /* The GPU may still read it: wait before releasing (only for what is
+         * submitted while a capture holds the stream). */
+        if (gpu->capture)
+            mg_gpu_stream_wait_submitted(gpu);
+        else
+            mg_gpu_finish(gpu);
         for (size_t i = 0; i < gpu->block_count; i++) {
             if (gpu->blocks[i] == block) {
                 gpu->blocks[i] = gpu->blocks[--gpu->block_count];

@@ -29,27 +29,62 @@ static void record_barrier(mg_gpu *gpu, VkCommandBuffer cmd, VkPipelineStageFlag
     gpu->vk->vkCmdPipelineBarrier(cmd, work_stages, dst_stages, 0, 1, &barrier, 0, NULL, 0, NULL);
 }
 
+mg_status mg_gpu_slot_create(mg_gpu *gpu, mg_stream_slot *slot, bool transient)
+{
+    VkCommandPoolCreateInfo pool = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = transient ? VK_COMMAND_POOL_CREATE_TRANSIENT_BIT : 0,
+        .queueFamilyIndex = gpu->queue_family,
+    };
+    MG_VK_TRY(gpu, gpu->vk->vkCreateCommandPool(gpu->device, &pool, NULL, &slot->command_pool));
+    VkCommandBufferAllocateInfo alloc = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = slot->command_pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1,
+    };
+    MG_VK_TRY(gpu, gpu->vk->vkAllocateCommandBuffers(gpu->device, &alloc, &slot->command_buffer));
+    VkFenceCreateInfo fence = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    MG_VK_TRY(gpu, gpu->vk->vkCreateFence(gpu->device, &fence, NULL, &slot->fence));
+    return MG_OK;
+}
+
+void mg_gpu_slot_destroy(mg_gpu *gpu, mg_stream_slot *slot)
+{
+    for (size_t p = 0; p < slot->descriptor_pool_count; p++)
+        gpu->vk->vkDestroyDescriptorPool(gpu->device, slot->descriptor_pools[p], NULL);
+    free(slot->descriptor_pools);
+    if (slot->fence)
+        gpu->vk->vkDestroyFence(gpu->device, slot->fence, NULL);
+    if (slot->command_pool) /* frees its command buffer too */
+        gpu->vk->vkDestroyCommandPool(gpu->device, slot->command_pool, NULL);
+    memset(slot, 0, sizeof *slot);
+}
+
+void mg_gpu_record_start_barrier(mg_gpu *gpu, VkCommandBuffer cmd)
+{
+    record_barrier(gpu, cmd, work_stages, work_accesses);
+}
+
+void mg_gpu_record_host_barrier(mg_gpu *gpu, VkCommandBuffer cmd)
+{
+    record_barrier(gpu, cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+}
+
+void mg_gpu_stream_reset_hazards(mg_gpu *gpu)
+{
+    gpu->stream.reads.count = 0;
+    gpu->stream.writes.count = 0;
+}
+
 mg_status mg_gpu_stream_init(mg_gpu *gpu)
 {
     mg_stream *s = &gpu->stream;
     s->batch_limit = DEFAULT_BATCH_LIMIT;
     for (int i = 0; i < MG_STREAM_SLOTS; i++) {
-        mg_stream_slot *slot = &s->slots[i];
-        VkCommandPoolCreateInfo pool = {
-            .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-            .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
-            .queueFamilyIndex = gpu->queue_family,
-        };
-        MG_VK_TRY(gpu, gpu->vk->vkCreateCommandPool(gpu->device, &pool, NULL, &slot->command_pool));
-        VkCommandBufferAllocateInfo alloc = {
-            .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-            .commandPool = slot->command_pool,
-            .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-            .commandBufferCount = 1,
-        };
-        MG_VK_TRY(gpu, gpu->vk->vkAllocateCommandBuffers(gpu->device, &alloc, &slot->command_buffer));
-        VkFenceCreateInfo fence = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-        MG_VK_TRY(gpu, gpu->vk->vkCreateFence(gpu->device, &fence, NULL, &slot->fence));
+        mg_status status = mg_gpu_slot_create(gpu, &s->slots[i], true);
+        if (status != MG_OK)
+            return status;
     }
     return MG_OK;
 }
@@ -57,22 +92,14 @@ mg_status mg_gpu_stream_init(mg_gpu *gpu)
 void mg_gpu_stream_release(mg_gpu *gpu)
 {
     mg_stream *s = &gpu->stream;
-    for (int i = 0; i < MG_STREAM_SLOTS; i++) {
-        mg_stream_slot *slot = &s->slots[i];
-        for (size_t p = 0; p < slot->descriptor_pool_count; p++)
-            gpu->vk->vkDestroyDescriptorPool(gpu->device, slot->descriptor_pools[p], NULL);
-        free(slot->descriptor_pools);
-        if (slot->fence)
-            gpu->vk->vkDestroyFence(gpu->device, slot->fence, NULL);
-        if (slot->command_pool) /* frees its command buffer too */
-            gpu->vk->vkDestroyCommandPool(gpu->device, slot->command_pool, NULL);
-    }
+    for (int i = 0; i < MG_STREAM_SLOTS; i++)
+        mg_gpu_slot_destroy(gpu, &s->slots[i]);
     free(s->reads.items);
     free(s->writes.items);
     memset(s, 0, sizeof *s);
 }
 
-static mg_status wait_slot(mg_gpu *gpu, mg_stream_slot *slot)
+mg_status mg_gpu_slot_wait(mg_gpu *gpu, mg_stream_slot *slot)
 {
     if (!slot->in_flight)
         return MG_OK;
@@ -84,9 +111,13 @@ static mg_status wait_slot(mg_gpu *gpu, mg_stream_slot *slot)
 
 mg_status mg_gpu_stream_begin(mg_gpu *gpu, VkCommandBuffer *out)
 {
+    if (gpu->capture) { /* begun by mg_gpu_capture_begin */
+        *out = gpu->capture->slot.command_buffer;
+        return MG_OK;
+    }
     mg_stream_slot *slot = &gpu->stream.slots[gpu->stream.current];
     if (!slot->recording) {
-        mg_status status = wait_slot(gpu, slot);
+        mg_status status = mg_gpu_slot_wait(gpu, slot);
         if (status != MG_OK)
             return status;
         MG_VK_TRY(gpu, gpu->vk->vkResetCommandPool(gpu->device, slot->command_pool, 0));
@@ -144,7 +175,10 @@ mg_status mg_gpu_stream_track(mg_gpu *gpu, VkCommandBuffer cmd, const mg_gpu_ran
     }
     if (hazard) {
         record_barrier(gpu, cmd, work_stages, work_accesses);
-        gpu->barriers++;
+        if (gpu->capture)
+            gpu->capture->barriers++; /* counted at each replay */
+        else
+            gpu->barriers++;
         s->reads.count = 0;
         s->writes.count = 0;
     }
@@ -158,8 +192,16 @@ mg_status mg_gpu_stream_track(mg_gpu *gpu, VkCommandBuffer cmd, const mg_gpu_ran
     return MG_OK;
 }
 
+static mg_status refuse_while_capturing(mg_gpu *gpu)
+{
+    return mg_fail(gpu->diag, MG_ERR_INTERNAL, "host work (a transfer, flush or finish) while capturing a "
+                   "recording; write inputs before the capture and replay it instead");
+}
+
 mg_status mg_gpu_flush(mg_gpu *gpu)
 {
+    if (gpu->capture)
+        return refuse_while_capturing(gpu);
     mg_stream *s = &gpu->stream;
     mg_stream_slot *slot = &s->slots[s->current];
     if (!slot->recording)
@@ -182,16 +224,26 @@ mg_status mg_gpu_flush(mg_gpu *gpu)
     return MG_OK;
 }
 
+mg_status mg_gpu_stream_wait_submitted(mg_gpu *gpu)
+{
+    mg_status status = MG_OK;
+    for (int i = 0; i < MG_STREAM_SLOTS && status == MG_OK; i++)
+        status = mg_gpu_slot_wait(gpu, &gpu->stream.slots[i]);
+    for (mg_gpu_recording *r = gpu->recordings; r && status == MG_OK; r = r->next)
+        status = mg_gpu_slot_wait(gpu, &r->slot);
+    return status;
+}
+
 mg_status mg_gpu_finish(mg_gpu *gpu)
 {
     mg_status status = mg_gpu_flush(gpu);
-    for (int i = 0; i < MG_STREAM_SLOTS && status == MG_OK; i++)
-        status = wait_slot(gpu, &gpu->stream.slots[i]);
-    return status;
+    return status == MG_OK ? mg_gpu_stream_wait_submitted(gpu) : status;
 }
 
 mg_status mg_gpu_stream_commit(mg_gpu *gpu)
 {
+    if (gpu->capture)
+        return MG_OK; /* a recording is one submission, whatever its length */
     mg_stream_slot *slot = &gpu->stream.slots[gpu->stream.current];
     if (++slot->commands >= gpu->stream.batch_limit)
         return mg_gpu_flush(gpu);
@@ -200,7 +252,7 @@ mg_status mg_gpu_stream_commit(mg_gpu *gpu)
 
 mg_status mg_gpu_stream_allocate_set(mg_gpu *gpu, VkDescriptorSet *out)
 {
-    mg_stream_slot *slot = &gpu->stream.slots[gpu->stream.current];
+    mg_stream_slot *slot = gpu->capture ? &gpu->capture->slot : &gpu->stream.slots[gpu->stream.current];
     if (slot->descriptor_pool_count == 0 || slot->sets_in_current_pool == SETS_PER_POOL) {
         if (slot->descriptor_pool_count > 0)
             slot->descriptor_pool_current++;

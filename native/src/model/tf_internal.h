@@ -36,6 +36,9 @@ typedef struct mg_tf_decoder_cache {
     mg_tensor *cross_k[MG_TF_MAX_LAYERS], *cross_v[MG_TF_MAX_LAYERS]; /* [B, T, inner] per cross-attention layer */
     bool cross_ready;      /* cross_k/v computed (after the first call) */
     size_t position;       /* absolute position of the first new row */
+    /* NULL, or an i32 scalar tensor whose value, read on the device when the ops run, is added to `position`:
+     * a decoding step recorded once is replayed at every position (ops/recording.h). */
+    const mg_tensor *step;
 } mg_tf_decoder_cache;
 
 /* The weight `fmt` (no prefix), or NULL with an internal error recorded. */

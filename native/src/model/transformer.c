@@ -177,13 +177,13 @@ mg_status mg_tf_decoder(const mg_transformer *tf, const char *name, int depth, b
                 if (cache) { /* new rows join the cached ones; queries sit at their absolute positions */
                     keys = cache->self_k[self_layers];
                     values = cache->self_v[self_layers];
-                    TRY(mg_op_copy_rows(ctx, k, keys, cache->position));
-                    TRY(mg_op_copy_rows(ctx, v, values, cache->position));
+                    TRY(mg_op_copy_rows_at(ctx, k, keys, cache->position, cache->step));
+                    TRY(mg_op_copy_rows_at(ctx, v, values, cache->position, cache->step));
                     ap.keys = cache->position + (size_t)n;
                     ap.query_offset = (int64_t)cache->position;
                 }
-                TRY(mg_op_attention(ctx, q, keys, values, optional_weight(tf, mem_k), optional_weight(tf, mem_v), NULL,
-                                    &ap, attended));
+                TRY(mg_op_attention_at(ctx, q, keys, values, optional_weight(tf, mem_k), optional_weight(tf, mem_v),
+                                       NULL, &ap, cache ? cache->step : NULL, attended));
                 self_layers++;
             }
             TRY(mg_op_matmul(ctx, attended, mg_tf_weight(tf, "%s.1.to_out.weight", p), NULL, true, projected));

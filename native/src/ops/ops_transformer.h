@@ -67,4 +67,24 @@ mg_status mg_op_value_residual_mix(mg_context *ctx, const mg_tensor *v, const mg
 mg_status mg_op_add_table_rows(mg_context *ctx, const mg_tensor *x, const mg_tensor *table, int64_t offset,
                                size_t divisor, size_t period, mg_tensor *out);
 
+/*
+ * The same three ops with a step value read on the device: `step` is an i32
+ * tensor of one element (typically a view into a small buffer of step values)
+ * or NULL (then exactly the ops above). Its value s, read when the op runs,
+ * not when it is recorded, is added to
+ *   attention:      params->keys and params->query_offset;
+ *   copy_rows:      row_offset (rows that would land past dst are dropped);
+ *   add_table_rows: offset.
+ * A decoding step recorded once (gpu.h recordings) is then replayed at every
+ * position with only the step buffer rewritten. s < 0 counts as 0. The host
+ * checks the arguments without s; keys + s beyond k's rows reads k's rows only.
+ */
+mg_status mg_op_attention_at(mg_context *ctx, const mg_tensor *q, const mg_tensor *k, const mg_tensor *v,
+                             const mg_tensor *mem_k, const mg_tensor *mem_v, const mg_tensor *key_mask,
+                             const mg_attention_params *params, const mg_tensor *step, mg_tensor *out);
+mg_status mg_op_copy_rows_at(mg_context *ctx, const mg_tensor *src, mg_tensor *dst, size_t row_offset,
+                             const mg_tensor *step);
+mg_status mg_op_add_table_rows_at(mg_context *ctx, const mg_tensor *x, const mg_tensor *table, int64_t offset,
+                                  size_t divisor, size_t period, const mg_tensor *step, mg_tensor *out);
+
 #endif

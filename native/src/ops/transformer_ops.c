@@ -66,6 +66,27 @@ static mg_status record(mg_context *ctx, mg_gpu_dispatch *d, const void *push, s
     return mg_gpu_record_dispatch(ctx->gpu, d);
 }
 
+/* ---- step values read on the device ---- */
+
+static mg_status check_step(mg_context *ctx, const char *op, const mg_tensor *step)
+{
+    if (!step)
+        return MG_OK;
+    mg_status status = mg_check_tensor(ctx, op, "step", step, MG_DTYPE_I32, false);
+    if (status == MG_OK && step->count != 1)
+        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: step must be an i32 tensor of one element", op);
+    return status;
+}
+
+/* The CPU reference reads the value when the op runs, as the shaders do. */
+static int64_t step_value(const mg_tensor *step)
+{
+    if (!step)
+        return 0;
+    int32_t s = *mg_i32_of(step);
+    return s < 0 ? 0 : s;
+}
+
 /* ---- attention ---- */
 
 static mg_status check_memories(mg_context *ctx, const char *op, const mg_tensor *mem_k, const mg_tensor *mem_v,
@@ -150,6 +171,13 @@ mg_status mg_op_attention(mg_context *ctx, const mg_tensor *q, const mg_tensor *
                           const mg_tensor *mem_k, const mg_tensor *mem_v, const mg_tensor *key_mask,
                           const mg_attention_params *params, mg_tensor *out)
 {
+    return mg_op_attention_at(ctx, q, k, v, mem_k, mem_v, key_mask, params, NULL, out);
+}
+
+mg_status mg_op_attention_at(mg_context *ctx, const mg_tensor *q, const mg_tensor *k, const mg_tensor *v,
+                             const mg_tensor *mem_k, const mg_tensor *mem_v, const mg_tensor *key_mask,
+                             const mg_attention_params *params, const mg_tensor *step, mg_tensor *out)
+{
     const char *op = "attention";
     mg_status status = mg_context_check(ctx, op);
     if (status != MG_OK)
@@ -191,10 +219,15 @@ mg_status mg_op_attention(mg_context *ctx, const mg_tensor *q, const mg_tensor *
     if ((status = mg_check_no_alias(ctx, op, "q", q, out)) != MG_OK ||
         (status = mg_check_no_alias(ctx, op, "k", k, out)) != MG_OK ||
         (status = mg_check_no_alias(ctx, op, "v", v, out)) != MG_OK ||
-        (status = check_indexable(ctx, op, q)) != MG_OK || (status = check_indexable(ctx, op, k)) != MG_OK)
+        (status = check_indexable(ctx, op, q)) != MG_OK || (status = check_indexable(ctx, op, k)) != MG_OK ||
+        (status = check_step(ctx, op, step)) != MG_OK)
         return status;
     if (!ctx->gpu) {
-        mg_ref_attention(p, batch, n, dim_head, key_rows, mg_f32_of(q), mg_f32_of(k), mg_f32_of(v), mems,
+        mg_attention_params shifted = *p;
+        const int64_t shift = step_value(step);
+        shifted.keys = p->keys + (size_t)shift < key_rows ? p->keys + (size_t)shift : key_rows;
+        shifted.query_offset = p->query_offset + shift;
+        mg_ref_attention(&shifted, batch, n, dim_head, key_rows, mg_f32_of(q), mg_f32_of(k), mg_f32_of(v), mems,
                          mg_param_of(mem_k), mg_param_of(mem_v), mg_i32_of(key_mask), mg_f32_of(out));
         return MG_OK;
     }
@@ -210,7 +243,7 @@ mg_status mg_op_attention(mg_context *ctx, const mg_tensor *q, const mg_tensor *
         uint32_t n, heads, dim_head, key_rows, real_keys, mems, has_mask, causal;
         int32_t query_offset;
         float scale;
-        uint32_t groups;
+        uint32_t groups, step_offset, has_step;
     } pc = {.n = (uint32_t)n, .heads = (uint32_t)p->heads, .dim_head = (uint32_t)dim_head,
             .key_rows = (uint32_t)key_rows, .real_keys = (uint32_t)p->keys, .mems = (uint32_t)mems,
             .has_mask = key_mask != NULL, .causal = p->causal, .query_offset = (int32_t)p->query_offset,
@@ -230,6 +263,10 @@ mg_status mg_op_attention(mg_context *ctx, const mg_tensor *q, const mg_tensor *
     else
         mg_bind_none(ctx, &d);
     pc.y_offset = mg_bind(ctx, &d, out, true);
+    if (step) {
+        pc.step_offset = mg_bind(ctx, &d, step, false);
+        pc.has_step = 1;
+    }
     bool sg = mg_use_subgroups(ctx);
     bool f16 = mems && mem_k->dtype == MG_DTYPE_F16;
     size_t items = batch * n * p->heads;
@@ -255,6 +292,12 @@ mg_status mg_op_attention(mg_context *ctx, const mg_tensor *q, const mg_tensor *
 
 mg_status mg_op_copy_rows(mg_context *ctx, const mg_tensor *src, mg_tensor *dst, size_t row_offset)
 {
+    return mg_op_copy_rows_at(ctx, src, dst, row_offset, NULL);
+}
+
+mg_status mg_op_copy_rows_at(mg_context *ctx, const mg_tensor *src, mg_tensor *dst, size_t row_offset,
+                             const mg_tensor *step)
+{
     const char *op = "copy_rows";
     mg_status status;
     if ((status = mg_check_tensor(ctx, op, "src", src, MG_DTYPE_F32, false)) != MG_OK ||
@@ -273,20 +316,33 @@ mg_status mg_op_copy_rows(mg_context *ctx, const mg_tensor *src, mg_tensor *dst,
                        "%s: rows [%zu, %zu) do not fit in dst's %zu rows; allocate a longer cache", op, row_offset,
                        row_offset + n, dst_rows);
     if ((status = mg_check_no_alias(ctx, op, "src", src, dst)) != MG_OK ||
-        (status = check_indexable(ctx, op, dst)) != MG_OK)
+        (status = check_indexable(ctx, op, dst)) != MG_OK || (status = check_step(ctx, op, step)) != MG_OK)
         return status;
     if (!ctx->gpu) {
-        mg_ref_copy_rows(batch, n, dim, dst_rows, row_offset, mg_f32_of(src), mg_f32_of(dst));
+        const size_t shifted = row_offset + (size_t)step_value(step);
+        if (shifted <= dst_rows && n <= dst_rows - shifted) {
+            mg_ref_copy_rows(batch, n, dim, dst_rows, shifted, mg_f32_of(src), mg_f32_of(dst));
+            return MG_OK;
+        }
+        /* As the shader: rows that would land past dst are dropped. */
+        for (size_t b = 0; b < batch; b++)
+            for (size_t i = 0; i < n && shifted + i < dst_rows; i++)
+                memcpy(mg_f32_of(dst) + (b * dst_rows + shifted + i) * dim, mg_f32_of(src) + (b * n + i) * dim,
+                       dim * sizeof(float));
         return MG_OK;
     }
     mg_gpu_dispatch d;
     memset(&d, 0, sizeof d);
     struct {
-        uint32_t src_offset, dst_offset, count, block, dst_block, row_shift;
+        uint32_t src_offset, dst_offset, count, block, dst_block, row_shift, step_offset, has_step, dim;
     } pc = {.count = (uint32_t)src->count, .block = (uint32_t)(n * dim), .dst_block = (uint32_t)(dst_rows * dim),
-            .row_shift = (uint32_t)(row_offset * dim)};
+            .row_shift = (uint32_t)(row_offset * dim), .dim = (uint32_t)dim};
     pc.src_offset = mg_bind(ctx, &d, src, false);
     pc.dst_offset = mg_bind(ctx, &d, dst, true);
+    if (step) {
+        pc.step_offset = mg_bind(ctx, &d, step, false);
+        pc.has_step = 1;
+    }
     d.shader = MG_SHADER_TF_COPY_ROWS;
     elementwise_grid(ctx, &d, src->count);
     return record(ctx, &d, &pc, sizeof pc);
@@ -401,6 +457,12 @@ mg_status mg_op_value_residual_mix(mg_context *ctx, const mg_tensor *v, const mg
 mg_status mg_op_add_table_rows(mg_context *ctx, const mg_tensor *x, const mg_tensor *table, int64_t offset,
                                size_t divisor, size_t period, mg_tensor *out)
 {
+    return mg_op_add_table_rows_at(ctx, x, table, offset, divisor, period, NULL, out);
+}
+
+mg_status mg_op_add_table_rows_at(mg_context *ctx, const mg_tensor *x, const mg_tensor *table, int64_t offset,
+                                  size_t divisor, size_t period, const mg_tensor *step, mg_tensor *out)
+{
     const char *op = "add_table_rows";
     mg_status status;
     if ((status = mg_check_tensor(ctx, op, "x", x, MG_DTYPE_F32, false)) != MG_OK ||
@@ -423,11 +485,12 @@ mg_status mg_op_add_table_rows(mg_context *ctx, const mg_tensor *x, const mg_ten
                        "%s: need divisor >= 1 (got %zu), 1 <= period (%zu) <= table rows (%zu), offset >= 0 (%lld)",
                        op, divisor, period, table_rows, (long long)offset);
     if ((status = mg_check_no_alias(ctx, op, "table", table, out)) != MG_OK ||
-        (status = check_indexable(ctx, op, x)) != MG_OK || (status = check_indexable(ctx, op, table)) != MG_OK)
+        (status = check_indexable(ctx, op, x)) != MG_OK || (status = check_indexable(ctx, op, table)) != MG_OK ||
+        (status = check_step(ctx, op, step)) != MG_OK)
         return status;
     if (!ctx->gpu) {
-        mg_ref_add_table_rows(batch, n, dim, mg_f32_of(x), mg_param_of(table), offset, divisor, period,
-                              mg_f32_of(out));
+        mg_ref_add_table_rows(batch, n, dim, mg_f32_of(x), mg_param_of(table), offset + step_value(step), divisor,
+                              period, mg_f32_of(out));
         return MG_OK;
     }
     /* The row only depends on (t + offset) modulo divisor * period: the shader
@@ -440,12 +503,16 @@ mg_status mg_op_add_table_rows(mg_context *ctx, const mg_tensor *x, const mg_ten
     mg_gpu_dispatch d;
     memset(&d, 0, sizeof d);
     struct {
-        uint32_t x_offset, table_offset, y_offset, count, n, dim, offset, divisor, period;
+        uint32_t x_offset, table_offset, y_offset, count, n, dim, offset, divisor, period, step_offset, has_step;
     } pc = {.count = (uint32_t)x->count, .n = (uint32_t)n, .dim = (uint32_t)dim, .offset = (uint32_t)reduced,
             .divisor = (uint32_t)divisor, .period = (uint32_t)period};
     pc.x_offset = mg_bind(ctx, &d, x, false);
     pc.table_offset = mg_bind(ctx, &d, table, false);
     pc.y_offset = mg_bind(ctx, &d, out, true);
+    if (step) {
+        pc.step_offset = mg_bind(ctx, &d, step, false);
+        pc.has_step = 1;
+    }
     d.shader = table->dtype == MG_DTYPE_F16 ? MG_SHADER_TF_ADD_TABLE_ROWS_F16 : MG_SHADER_TF_ADD_TABLE_ROWS_F32;
     elementwise_grid(ctx, &d, x->count);
     return record(ctx, &d, &pc, sizeof pc);
