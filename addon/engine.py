@@ -411,12 +411,14 @@ class Session:
                 if self.lib.decode(self.model, so_far, 1, ctypes.byref(mesh)) != native.MG_OK:
                     self.lib.mesh_free(ctypes.byref(mesh))
                     broken.append(self.last_error())
+                    self.log.append("streaming stopped: %s" % broken[-1])
                     return True
                 data = self._mesh_out(mesh, weld)
                 throttle.record(sample, time.monotonic() - started)
                 on_partial(sample, data, TokenData(tokens, view.face_size, view.levels))
             except Exception as e:  # never let an exception cross the C boundary (ctypes would return false)
                 broken.append("%s: %s" % (type(e).__name__, e))
+                self.log.append("streaming stopped: %s" % broken[-1])
             return True
 
         return on_face
