@@ -14,8 +14,9 @@ import math
 import os
 import struct
 import threading
+import time
 
-from . import native
+from . import native, stream
 
 
 class MeshGPTError(Exception):
@@ -314,8 +315,11 @@ class Session:
         self.encoder_path = folder
         return self.encoder
 
-    def generate(self, request, cancel, on_progress=None):
-        """[(MeshData, TokenData)] per sample. cancel: a threading.Event; on_progress(faces, tokens)."""
+    def generate(self, request, cancel, on_progress=None, on_partial=None):
+        """[(MeshData, TokenData)] per sample. cancel: a threading.Event; on_progress(faces, tokens).
+
+        on_partial(sample, MeshData, TokenData), if given, streams: it receives a sample's mesh so far
+        (decoded and welded as the final one), as often as a stream.Throttle allows, on this thread."""
         if not self.has_transformer:
             raise MeshGPTError(MSG_NO_TRANSFORMER)
         prompt = request.get("prompt", "").strip()
@@ -363,6 +367,11 @@ class Session:
 
         callback = native.PROGRESS_FN(progress)
         p.progress = callback
+        weld = request.get("weld", True)
+        if on_partial is not None:
+            face_callback = native.FACE_FN(self._streamer(samples, weld, cancel, on_partial))
+            p.on_face = face_callback
+            keep.append(face_callback)
         meshes = (native.Mesh * samples)()
         tokens = (native.Tokens * samples)()
         with self.lock:
@@ -373,11 +382,46 @@ class Session:
             raise Cancelled("Generation cancelled")
         if status != native.MG_OK:
             raise MeshGPTError("Cannot generate: %s" % message)
-        weld = request.get("weld", True)
         results = []
         for s in range(samples):
             results.append((self._mesh_out(meshes[s], weld), self._tokens_out(tokens[s])))
         return results
+
+    def _streamer(self, samples, weld, cancel, on_partial):
+        """The on_face callback: decodes a sample's tokens so far when the throttle says so.
+
+        It runs inside mg_generate, on the worker thread that holds self.lock, so it calls the library
+        directly (mg_decode on the generating model is allowed there). A failure to decode a partial mesh
+        only stops the streaming: the generation goes on and its result still comes."""
+        throttle = stream.Throttle(samples)
+        broken = []
+
+        def on_face(sample, so_far, user):
+            if cancel.is_set():
+                return False
+            if broken or not throttle.due(sample):
+                return True
+            try:
+                started = time.monotonic()
+                view = so_far.contents
+                n = view.num_faces * view.face_size * view.levels
+                tokens = array.array("i")
+                tokens.frombytes(ctypes.string_at(view.tokens, n * 4))  # a view valid only during this call
+                mesh = native.Mesh()
+                if self.lib.decode(self.model, so_far, 1, ctypes.byref(mesh)) != native.MG_OK:
+                    self.lib.mesh_free(ctypes.byref(mesh))
+                    broken.append(self.last_error())
+                    self.log.append("streaming stopped: %s" % broken[-1])
+                    return True
+                data = self._mesh_out(mesh, weld)
+                throttle.record(sample, time.monotonic() - started)
+                on_partial(sample, data, TokenData(tokens, view.face_size, view.levels))
+            except Exception as e:  # never let an exception cross the C boundary (ctypes would return false)
+                broken.append("%s: %s" % (type(e).__name__, e))
+                self.log.append("streaming stopped: %s" % broken[-1])
+            return True
+
+        return on_face
 
     def write_tokens(self, path, tokens, text=None):
         c, keep = self._tokens_in(tokens)

@@ -6,6 +6,7 @@ touches bpy; the library call releases the GIL (ctypes), so the UI stays live.
 
 Messages put on the queue:
   ("progress", faces, tokens, seconds)  a face completed (the library's per-face callback)
+  ("partial", sample, MeshData, TokenData)  streaming only: a sample's mesh so far (throttled)
   ("done", [(MeshData, TokenData), ...]) one entry per sample
   ("error", message)                    a MeshGPTError's text (Cancelled included)
 """
@@ -26,9 +27,11 @@ def current():
 
 
 class Job:
-    def __init__(self, settings, request):
+    def __init__(self, settings, request, stream=False):
+        """stream: also send each sample's growing mesh ("partial" messages), for the viewport."""
         self.settings = settings
         self.request = request
+        self.stream = stream
         self.queue = queue.Queue()
         self.cancel_event = threading.Event()
         self.thread = None
@@ -55,7 +58,8 @@ class Job:
     def _run(self):
         try:
             s = engine.session(self.settings)
-            results = s.generate(self.request, self.cancel_event, self._on_progress)
+            results = s.generate(self.request, self.cancel_event, self._on_progress,
+                                 self._on_partial if self.stream else None)
             self.queue.put(("done", results))
         except engine.MeshGPTError as e:
             self.queue.put(("error", str(e)))
@@ -64,6 +68,9 @@ class Job:
 
     def _on_progress(self, faces, tokens):
         self.queue.put(("progress", faces, tokens, time.monotonic() - self.started))
+
+    def _on_partial(self, sample, mesh, tokens):
+        self.queue.put(("partial", sample, mesh, tokens))
 
     def cancel(self):
         self.cancelled = True

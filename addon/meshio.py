@@ -18,7 +18,7 @@ def drop_degenerate(data):
     return engine.MeshData(data.vertices, keep, fs)
 
 
-def fill_mesh(mesh, data):
+def fill_mesh(mesh, data, smooth=False):
     """Replaces the geometry of `mesh` with `data` in one go (called once per timer tick while streaming)."""
     data = drop_degenerate(data)
     fs, nv, nf = data.face_size, data.num_vertices, data.num_faces
@@ -33,14 +33,14 @@ def fill_mesh(mesh, data):
         mesh.polygons.foreach_set("loop_total", array.array("i", [fs]) * nf)
     except (AttributeError, TypeError, RuntimeError):
         pass  # Blender 4.x derives it from loop_start
+    if smooth:
+        mesh.polygons.foreach_set("use_smooth", array.array("b", [1]) * nf)
     mesh.update(calc_edges=True)
     return mesh
 
 
 def new_object(context, name, data, location=(0.0, 0.0, 0.0), smooth=False):
-    mesh = fill_mesh(bpy.data.meshes.new(name), data)
-    if smooth:
-        mesh.polygons.foreach_set("use_smooth", array.array("b", [1]) * len(mesh.polygons))
+    mesh = fill_mesh(bpy.data.meshes.new(name), data, smooth)
     obj = bpy.data.objects.new(name, mesh)
     obj.location = location
     context.collection.objects.link(obj)

@@ -83,6 +83,10 @@ class Tokens(ctypes.Structure):
     ]
 
 
+# mg_generate_face_fn: (sample, const mg_tokens *tokens_so_far, user_data) -> keep going. Declared after Tokens.
+FACE_FN = ctypes.CFUNCTYPE(ctypes.c_bool, c_size, ctypes.POINTER(Tokens), ctypes.c_void_p)
+
+
 class TokenizeParams(ctypes.Structure):
     _fields_ = [("preprocess", ctypes.c_int)]
 
@@ -115,6 +119,11 @@ class GenerateParams(ctypes.Structure):
         ("progress_user_data", ctypes.c_void_p),
         ("remove_parallel_component", ctypes.c_bool),
         ("keep_parallel_frac", ctypes.c_float),
+        # Streaming: called on the generating thread after every completed face of every running sample.
+        # mg_generate_default_params returns this struct by value, so every field must be declared here
+        # or the library writes past the end of the buffer ctypes made for it.
+        ("on_face", FACE_FN),
+        ("on_face_user_data", ctypes.c_void_p),
     ]
 
 

@@ -1,5 +1,11 @@
 """mesh.meshgpt_generate and mesh.meshgpt_complete: a worker thread, a queue, and a timer-driven modal
-operator with a UI; the same job run blocking in background mode (scripts, tests)."""
+operator with a UI; the same job run blocking in background mode (scripts, tests).
+
+With a UI the faces stream in: the worker decodes each sample's tokens so far now and then (stream.Throttle)
+and queues the partial meshes; each timer tick rebuilds every grown object once (meshio.fill_mesh), so the
+objects grow in the viewport while the model runs. The finished run fills them with the final meshes; a
+cancelled or failed one removes them, so nothing half-made stays behind. The operator's UNDO flag makes one
+undo step of the whole run (Blender pushes it when the modal operator finishes)."""
 
 import random
 import time
@@ -47,6 +53,7 @@ class _GenerateBase:
 
     _job = None
     _timer = None
+    _streamed = None  # sample -> the object growing in the viewport (interactive runs only)
 
     @classmethod
     def poll(cls, context):
@@ -88,9 +95,10 @@ class _GenerateBase:
 
     # ---- both paths ----
 
-    def start(self, context):
+    def start(self, context, stream=False):
         settings, req = self.prepare(context)
-        self._job = jobs.Job(settings, req)
+        self._streamed = {}
+        self._job = jobs.Job(settings, req, stream=stream)
         self._job.start()
         self._origin = context.scene.cursor.location.copy() if self.value(context, "at_cursor") else None
         context.scene.meshgpt.running = True
@@ -112,6 +120,7 @@ class _GenerateBase:
         s.running = False
         s.progress = 0.0
         if message[0] == "error":
+            self.discard_streamed()
             text = message[1]
             if job.cancelled:
                 props.set_status(context, "Cancelled: nothing was added.")
@@ -121,16 +130,21 @@ class _GenerateBase:
             return {"CANCELLED"}
         results = message[1]
         seconds = time.monotonic() - job.started
-        origin = self._origin if self._origin is not None else (0.0, 0.0, 0.0)
         smooth = self.value(context, "shade_smooth")
         created = []
         for index, (mesh, tokens) in enumerate(results):
+            obj = _alive(self._streamed.pop(index, None))
             if mesh.num_faces == 0:
+                _remove_object(obj)
                 continue
-            location = (origin[0] + SPACING * index, origin[1], origin[2])
-            obj = meshio.new_object(context, self.object_name(context, index, len(results)), mesh, location, smooth)
+            if obj is None:
+                obj = meshio.new_object(context, self.object_name(context, index, len(results)), mesh,
+                                        self.location(index), smooth)
+            else:
+                meshio.fill_mesh(obj.data, mesh, smooth)  # the streamed object gets the final mesh
             store_tokens(obj, tokens)
             created.append(obj)
+        self.discard_streamed()
         if not created:
             props.set_status(context, "The model ended the mesh at once: no faces (try another seed).", error=True)
             return {"CANCELLED"}
@@ -143,6 +157,31 @@ class _GenerateBase:
         props.set_status(context, "%d object%s, %d faces in %.1f s (seed %d)" %
                          (len(created), "" if len(created) == 1 else "s", faces, seconds, job.request["seed"]))
         return {"FINISHED"}
+
+    def location(self, index):
+        origin = self._origin if self._origin is not None else (0.0, 0.0, 0.0)
+        return (origin[0] + SPACING * index, origin[1], origin[2])
+
+    def show_partials(self, context, partials):
+        """Rebuilds each sample's growing object from its latest partial mesh (once per timer tick)."""
+        smooth = self.value(context, "shade_smooth")
+        count = self._job.request.get("samples", 1)
+        for index, (mesh, _tokens) in sorted(partials.items()):
+            obj = _alive(self._streamed.get(index))
+            if obj is None:
+                if mesh.num_faces == 0:
+                    continue
+                obj = meshio.new_object(context, self.object_name(context, index, count), mesh,
+                                        self.location(index), smooth)
+                self._streamed[index] = obj
+            else:
+                meshio.fill_mesh(obj.data, mesh, smooth)
+
+    def discard_streamed(self):
+        """Removes the objects of a run that did not finish (and any a finished run did not use)."""
+        for obj in (self._streamed or {}).values():
+            _remove_object(_alive(obj))
+        self._streamed = {}
 
     def object_name(self, context, index, count):
         prompt = self.value(context, "prompt").strip()
@@ -171,6 +210,8 @@ class _GenerateBase:
                 for hook in list(jobs.progress_hooks):
                     hook(self._job)
                 continue
+            if message[0] == "partial":
+                continue  # the blocking path shows only the result (it does not ask for streaming)
             return self.conclude(context, message)
 
     # ---- interactive: the modal operator drains the queue on a timer ----
@@ -179,7 +220,7 @@ class _GenerateBase:
         if bpy.app.background or context.window is None:
             return self.execute(context)
         try:
-            self.start(context)
+            self.start(context, stream=True)
         except engine.MeshGPTError as e:
             return self.fail(context, e)
         wm = context.window_manager
@@ -195,12 +236,16 @@ class _GenerateBase:
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         final = None
+        partials = {}
         for message in self._job.drain():
             if message[0] in ("done", "error"):
                 final = message
+            elif message[0] == "partial":
+                partials[message[1]] = message[2:]  # only the latest mesh of each sample is built
         if final is None:
+            self.show_partials(context, partials)
             self.on_progress(context)
-            _redraw(context)
+            _redraw(context, viewport=bool(partials))
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)
         result = self.conclude(context, final)
@@ -213,15 +258,44 @@ class _GenerateBase:
             self._job.cancel()
             self._job.finish()
             self._job = None
+        self.discard_streamed()
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
         context.scene.meshgpt.running = False
 
 
-def _redraw(context):
+def _alive(obj):
+    """obj, or None when it is gone (removed by the user, or its data replaced by undo or a file load)."""
+    if obj is None:
+        return None
+    try:
+        name = obj.name
+    except ReferenceError:
+        return None
+    return obj if bpy.data.objects.get(name) == obj else None
+
+
+def _remove_object(obj):
+    if obj is None:
+        return
+    mesh = obj.data
+    bpy.data.objects.remove(obj)
+    if mesh is not None and mesh.users == 0:
+        bpy.data.meshes.remove(mesh)
+
+
+def _redraw(context, viewport=True):
+    """Redraws the 3D views, or only their sidebars (the progress) when no mesh changed: drawing the viewport
+    costs CPU time that generation could use where the GPU is emulated."""
     for area in context.screen.areas if context.screen else ():
-        if area.type == "VIEW_3D":
+        if area.type != "VIEW_3D":
+            continue
+        if viewport:
             area.tag_redraw()
+        else:
+            for region in area.regions:
+                if region.type == "UI":
+                    region.tag_redraw()
 
 
 class MESH_OT_meshgpt_generate(_GenerateBase, bpy.types.Operator):
@@ -249,8 +323,8 @@ class MESH_OT_meshgpt_complete(_GenerateBase, bpy.types.Operator):
         self._source = obj
         return settings, req
 
-    def start(self, context):
-        super().start(context)
+    def start(self, context, stream=False):
+        super().start(context, stream)
         if not self.value(context, "at_cursor"):
             obj = self._source
             self._origin = (obj.location.x + max(obj.dimensions.x, 2.0) / 2 + SPACING / 2, obj.location.y,

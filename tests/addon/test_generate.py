@@ -103,6 +103,78 @@ result, _ = common.run_op(bpy.ops.mesh.meshgpt_generate)
 check(result == {"FINISHED"} and common.object_geometry(bpy.context.active_object) == (ref_vertices, ref_kept),
       "generate after a cancel gives the seed's mesh again")
 
+# Streaming, the worker's side (the modal operator's side needs a window: test_screenshot). With every face let
+# through the throttle, the job sends each sample's growing mesh: more faces each time, tokens that are a prefix
+# of the sample's final tokens, and a mesh equal to decoding those tokens afterwards; the result is unchanged by
+# streaming (equal to the CLI's for the same seed and samples).
+from meshgpt import prefs as addon_prefs, stream  # noqa: E402
+
+# The throttle (a fake clock): the first face of each sample shows at once, then at most every 0.25 s, and less
+# often when decoding is slow, so that decoding takes at most a quarter of the time.
+now = [100.0]
+throttle = stream.Throttle(2, clock=lambda: now[0])
+check(throttle.due(0) and throttle.due(1), "the first face of every sample is shown at once")
+throttle.record(0, 0.01)
+now[0] += 0.2
+check(not throttle.due(0) and throttle.due(1), "a sample waits 0.25 s before its next partial mesh")
+now[0] += 0.06
+check(throttle.due(0), "and then it is due again")
+for _ in range(20):
+    throttle.record(0, 0.2)  # decoding became slow: 0.2 s a mesh
+check(abs(throttle.interval() - 2 * 0.2 / 0.25) < 0.01, "slow decodes space the partial meshes out: %.2f s"
+      % throttle.interval())
+
+STREAM_SEED, STREAM_FACES = 11, 10
+common.cli("generate", "-m", common.MODEL, "--text-embedding", common.EMBEDDING, "--seed", STREAM_SEED,
+           "--max-faces", STREAM_FACES, "--samples", 2, "-d", "cpu", "-o", os.path.join(common.WORK, "stream.obj"),
+           "--tokens-out", os.path.join(common.WORK, "stream.json"))
+
+
+class EveryFace(stream.Throttle):
+    def due(self, sample):
+        return True
+
+
+settings = addon_prefs.settings(bpy.context)
+request = {"prompt": "", "text_embedding": common.EMBEDDING, "seed": STREAM_SEED, "max_faces": STREAM_FACES,
+           "samples": 2, "weld": True, "guidance": 1.0, "temperature": 1.0}
+real_throttle, stream.Throttle = stream.Throttle, EveryFace
+job = jobs.Job(settings, request, stream=True)
+job.start()
+partials = {0: [], 1: []}
+final = None
+while final is None:
+    message = job.wait(5.0)
+    if message is None:
+        check(False, "the streaming job went silent for 5 s")
+        job.cancel()
+        break
+    if message[0] == "partial":
+        partials[message[1]].append(message[2:])
+    elif message[0] in ("done", "error"):
+        final = message
+job.finish()
+stream.Throttle = real_throttle
+check(final is not None and final[0] == "done", "the streaming job finished: %r" % (final[:2] if final else None,))
+session = engine.session(settings)
+for sample in (0, 1):
+    got = partials[sample]
+    counts = [tokens.num_faces for _, tokens in got]
+    mesh, tokens = final[1][sample]
+    ref_v, ref_f = common.read_obj(os.path.join(common.WORK, "stream_%d.obj" % sample))
+    ref_t, _, _ = common.read_token_json(os.path.join(common.WORK, "stream_%d.json" % sample))
+    check(list(tokens.tokens) == ref_t, "sample %d: streaming leaves the tokens as the CLI's" % sample)
+    check(list(mesh.faces) == [i for f in ref_f for i in f] and len(mesh.vertices) == 3 * len(ref_v),
+          "sample %d: streaming leaves the mesh as the CLI's" % sample)
+    check(len(counts) >= 2 and counts == list(range(1, len(counts) + 1)) and counts[-1] == tokens.num_faces,
+          "sample %d: a partial mesh after every face, up to the last: %s" % (sample, counts))
+    per_face = tokens.face_size * tokens.levels
+    check(all(list(t.tokens) == list(tokens.tokens[:t.num_faces * per_face]) for _, t in got),
+          "sample %d: every partial's tokens are a prefix of the final tokens" % sample)
+    same = all((list(m.vertices), list(m.faces)) == (list(d.vertices), list(d.faces))
+               for m, t in got for d in [session.decode(t)])
+    check(same, "sample %d: every partial mesh equals decoding its tokens afterwards" % sample)
+
 # The time to build an 800-face object from a stream of faces: rebuild once per tick with foreach_set.
 import array  # noqa: E402
 import math  # noqa: E402

@@ -1,12 +1,14 @@
 """Blender with a window (under Xvfb): the sidebar open on the MeshGPT tab, saved as a PNG in the test output.
 Also runs the interactive path a headless Blender cannot: the Generate button's modal operator (worker thread,
-timer, queue), the Cancel button during a run, and undo of its result.
+timer, queue) streaming two samples into the viewport, the Cancel button and Esc during a run (the partial
+objects go away), and undo of its result (one step).
 
 Run: xvfb-run -a blender --factory-startup --enable-event-simulate --python-exit-code 1 --python THIS -- ZIP SOURCE CLI WORK
 """
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -58,52 +60,152 @@ def prepare():
     return 0.5
 
 
+# The streamed run: two samples with guidance and up to 100 faces, a couple of seconds on the CPU reference, so
+# that many timer ticks (10 a second) happen while the model runs.
+STREAM = dict(seed=5, samples=2, guidance=2.0, max_faces=100)
+common.cli("generate", "-m", common.MODEL, "--text-embedding", common.EMBEDDING, "--seed", STREAM["seed"],
+           "--samples", STREAM["samples"], "--cond-scale", STREAM["guidance"], "--max-faces", STREAM["max_faces"],
+           "-d", "cpu", "-o", os.path.join(common.WORK, "stream.obj"))
+
+
+def new_objects(before):
+    return {o.name: o for o in bpy.data.objects if o.name not in before}
+
+
 @step
 def generate_interactively():
     with override():
         bpy.ops.ed.undo_push(message="before")
         state["before"] = set(o.name for o in bpy.data.objects)
-        result = bpy.ops.mesh.meshgpt_generate("INVOKE_DEFAULT", True)
+        state["meshes_before"] = set(m.name for m in bpy.data.meshes)
+        state["seen"] = []  # (faces per new object) while the job runs
+        result = bpy.ops.mesh.meshgpt_generate("INVOKE_DEFAULT", True, **STREAM)
     check(result == {"RUNNING_MODAL"}, "the Generate button starts a modal operator (%s)" % result)
     check(jobs.current() is not None, "a job runs on the worker thread")
-    return 0.2
+    return 0.05
 
 
 @step
-def wait_generation():
+def watch_stream():
     if jobs.current() is not None:
-        return -0.2  # negative: run this step again
-    new = set(o.name for o in bpy.data.objects) - state["before"]
-    check(len(new) == 1, "the modal run added one object: %s (%s)" % (new, s.status))
-    state["new"] = new
+        grown = new_objects(state["before"])
+        state["seen"].append({name: len(o.data.polygons) for name, o in grown.items()})
+        state.setdefault("look_times", []).append(time.monotonic())
+        state["status"] = bpy.context.scene.meshgpt.status
+        return -0.05  # negative: run this step again
+    s = bpy.context.scene.meshgpt
+    new = new_objects(state["before"])
+    check(len(new) == 2, "the modal run added two objects: %s (%s)" % (sorted(new), s.status))
+    seen = state["seen"]
+    times = state["look_times"]
+    print("STREAM faces seen while generating, %d looks in %.1f s:" % (len(seen), times[-1] - times[0]), seen)
+    check(len(seen) >= 3, "the run lasted several ticks (%d looks)" % len(seen))
+    check(any(len(look) == 2 for look in seen), "both samples were in the viewport while generating")
+    check("faces" in state.get("status", "") and "tokens/s" in state.get("status", ""),
+          "the panel showed progress while generating: %s" % state.get("status"))
+    for name in sorted(new):
+        counts = [look[name] for look in seen if name in look]
+        final = len(new[name].data.polygons)
+        check(counts and counts == sorted(counts) and len(set(counts)) >= 2 and counts[0] < final,
+              "%s grew in the viewport before the run finished: %s faces seen, %d at the end" %
+              (name, sorted(set(counts)), final))
+    # The final objects (the streamed ones, filled with the result) equal the library's output for the seed.
+    made = sorted(new.values(), key=lambda o: o.location.x)
+    for index, obj in enumerate(made):
+        ref_vertices, ref_faces = common.read_obj(os.path.join(common.WORK, "stream_%d.obj" % index))
+        ref_kept = [f for f in ref_faces if len(set(f)) == len(f)]
+        check(common.object_geometry(obj) == (ref_vertices, ref_kept),
+              "sample %d (%s) equals the library's output for seed %d (%d faces)" %
+              (index, obj.name, STREAM["seed"], len(ref_kept)))
+    check(len(made) == 2 and made[1].location.x - made[0].location.x > 2.0, "the samples sit side by side")
+    meshes = set(m.name for m in bpy.data.meshes) - state["meshes_before"]
+    check(len(meshes) == 2, "no mesh data is left over from streaming: %s" % sorted(meshes))
     with override():
         bpy.ops.ed.undo()
-    check(set(o.name for o in bpy.data.objects) == state["before"], "undo removes it (one undo step)")
+    check(set(o.name for o in bpy.data.objects) == state["before"], "undo removes both (one undo step)")
     with override():
         bpy.ops.ed.redo()
     return 0.2
 
 
-@step
-def cancel_with_escape():
+def start_run(seed):
     state["before_cancel"] = set(o.name for o in bpy.data.objects)
+    state["meshes_before_cancel"] = set(m.name for m in bpy.data.meshes)
     with override():
-        result = bpy.ops.mesh.meshgpt_generate("INVOKE_DEFAULT", True, max_faces=100, seed=9)
-    check(result == {"RUNNING_MODAL"}, "a second run starts")
-    # What the panel's Cancel button (and Esc, in modal()) does: set the job's cancel flag.
+        result = bpy.ops.mesh.meshgpt_generate("INVOKE_DEFAULT", True, **dict(STREAM, seed=seed))
+    check(result == {"RUNNING_MODAL"}, "a run with seed %d starts" % seed)
+
+
+def partial_object_shown():
+    """True once the run shows a partial object with faces (fails the test if the run ends first)."""
+    grown = new_objects(state["before_cancel"])
+    if any(len(o.data.polygons) for o in grown.values()):
+        return True
+    check(jobs.current() is not None, "the run showed a partial object before it ended")
+    return jobs.current() is None
+
+
+def check_cancelled(how):
+    s = bpy.context.scene.meshgpt  # undo replaced the scene's data
+    check(set(o.name for o in bpy.data.objects) == state["before_cancel"],
+          "%s mid-stream removed the partial objects: %s" % (how, sorted(new_objects(state["before_cancel"]))))
+    check(set(m.name for m in bpy.data.meshes) == state["meshes_before_cancel"],
+          "%s mid-stream left no mesh data" % how)
+    check(s.status.startswith("Cancelled"), "the panel says cancelled: %s" % s.status)
+
+
+@step
+def cancel_button_start():
+    start_run(9)
+    return 0.05
+
+
+@step
+def cancel_button_mid_stream():
+    if not partial_object_shown():
+        return -0.05
     with override():
-        bpy.ops.mesh.meshgpt_cancel()
-    return 0.2
+        bpy.ops.mesh.meshgpt_cancel()  # what the panel's Cancel button runs
+    return 0.1
+
+
+@step
+def after_cancel_button():
+    if jobs.current() is not None:
+        return -0.1
+    check_cancelled("the Cancel button")
+    return 0.1
+
+
+@step
+def escape_start():
+    start_run(10)
+    return 0.05
+
+
+@step
+def escape_mid_stream():
+    if not partial_object_shown():
+        return -0.05
+    if not bpy.app.use_event_simulate:
+        check(False, "Blender runs with --enable-event-simulate (needed to press Esc from a script)")
+        with override():
+            bpy.ops.mesh.meshgpt_cancel()
+        return 0.1
+    window = bpy.context.window_manager.windows[0]
+    state["esc_job"] = jobs.current()
+    window.event_simulate(type="ESC", value="PRESS")  # reaches the modal operator's handler like a key press
+    window.event_simulate(type="ESC", value="RELEASE")
+    return 0.1
 
 
 @step
 def after_cancel():
     if jobs.current() is not None:
-        return -0.2
-    s = bpy.context.scene.meshgpt  # undo replaced the scene's data
-    check(set(o.name for o in bpy.data.objects) == state["before_cancel"], "Esc cancelled: nothing was added")
-    check(s.status.startswith("Cancelled"), "the panel says cancelled: %s" % s.status)
-    state["scene"] = s
+        return -0.1
+    check_cancelled("Esc")
+    check(state.get("esc_job") is not None and state["esc_job"].cancelled, "the simulated Esc reached the operator")
+    s = bpy.context.scene.meshgpt
     # What the screenshot shows: the bevelled cube, tokenized, and the result of a generation.
     bpy.ops.mesh.primitive_cube_add(location=(-3, 0, 0))
     bpy.context.active_object.modifiers.new("Bevel", "BEVEL")
@@ -164,4 +266,4 @@ def watchdog():
 
 
 bpy.app.timers.register(run, first_interval=1.0)
-bpy.app.timers.register(watchdog, first_interval=90.0)
+bpy.app.timers.register(watchdog, first_interval=110.0)  # ctest stops it at 120 s
