@@ -67,7 +67,13 @@ static void caption(shape_ctx *s, const char *const *words, size_t count, const 
             len += (size_t)n;
     }
     const bool vowel = strchr("aeio", text[0]) != NULL;
-    snprintf(s->caption, sizeof s->caption, "%s %s%s", vowel ? "an" : "a", text, tail ? tail : "");
+    /* Built piece by piece: captions are short, and an over-long one is cut rather than overflowing. */
+    const char *pieces[3] = {vowel ? "an " : "a ", text, tail ? tail : ""};
+    size_t at = 0;
+    for (int p = 0; p < 3; p++)
+        for (const char *c = pieces[p]; *c && at + 1 < sizeof s->caption; c++)
+            s->caption[at++] = *c;
+    s->caption[at] = '\0';
 }
 
 static const char *number_word(int n)
