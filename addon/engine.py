@@ -165,6 +165,8 @@ class Session:
         transformer = self.config.get("transformer")
         self.has_transformer = transformer is not None
         self.text_conditioned = bool(transformer and transformer.get("condition_on_text"))
+        # A model file may carry its own text encoder (the shipped default model does): prompts then need no folder.
+        self.builtin_encoder = bool(self.lib.model_has_text_encoder(self.model))
         levels = self.config.get("autoencoder", {}).get("num_quantizers", 1)
         self.levels = int(levels)
         if transformer:
@@ -352,7 +354,10 @@ class Session:
             p.text.embedding_width = shape[-1]
         elif prompt:
             p.text.prompt = prompt.encode("utf-8")
-            p.text.encoder = self._encoder(request.get("encoder_path", ""))
+            folder = request.get("encoder_path", "")
+            # A folder chosen in the preferences wins; else the model's own encoder (encoder NULL).
+            if folder or not self.builtin_encoder:
+                p.text.encoder = self._encoder(folder)
         completion = request.get("completion")
         if completion is not None:
             c, held = self._tokens_in(completion)

@@ -185,6 +185,7 @@ class Library:
         self.model_max_faces = _declare(lib, "mg_model_max_faces", c_size, [c_void_p])
         self.model_face_size = _declare(lib, "mg_model_face_size", ctypes.c_uint32, [c_void_p])
         self.model_vocabulary_size = _declare(lib, "mg_model_vocabulary_size", c_size, [c_void_p])
+        self.model_has_text_encoder = _declare(lib, "mg_model_has_text_encoder", ctypes.c_bool, [c_void_p])
         self.tokens_free = _declare(lib, "mg_tokens_free", None, [P(Tokens)])
         self.tokenize_default_params = _declare(lib, "mg_tokenize_default_params", TokenizeParams, [])
         self.tokenize = _declare(lib, "mg_tokenize", c_int,

@@ -109,3 +109,37 @@ def read_token_json(path):
     with open(path) as f:
         d = json.load(f)
     return d["tokens"], d["face_size"], d["levels"]
+
+
+def write_tiny_bert(folder, width):
+    """A Hugging Face BERT folder with random weights and no layers (config.json, vocab.txt, model.safetensors)."""
+    import json
+    import random
+    import struct
+    os.makedirs(folder, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "chair", "table"]
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump({"model_type": "bert", "hidden_size": width, "num_hidden_layers": 0, "num_attention_heads": 8,
+                   "intermediate_size": 16, "vocab_size": len(vocab), "max_position_embeddings": 16,
+                   "type_vocab_size": 2, "hidden_act": "gelu"}, f)
+    with open(os.path.join(folder, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab) + "\n")
+    shapes = {"embeddings.word_embeddings.weight": (len(vocab), width),
+              "embeddings.position_embeddings.weight": (16, width),
+              "embeddings.token_type_embeddings.weight": (2, width),
+              "embeddings.LayerNorm.weight": (width,), "embeddings.LayerNorm.bias": (width,)}
+    rng = random.Random(7)
+    header, data = {}, b""
+    for name, shape in shapes.items():
+        count = 1
+        for d in shape:
+            count *= d
+        base = 1.0 if name.endswith("LayerNorm.weight") else 0.0
+        blob = struct.pack("<%df" % count, *[base + rng.uniform(-0.5, 0.5) for _ in range(count)])
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [len(data), len(data) + len(blob)]}
+        data += blob
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+    return folder

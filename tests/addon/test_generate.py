@@ -183,6 +183,27 @@ import random  # noqa: E402
 rng = random.Random(1)
 stream_vertices = array.array("f", (rng.uniform(-1, 1) for _ in range(800 * 3 * 3)))
 stream_faces = array.array("i", range(800 * 3))
+# A prompt with a model that carries its own text encoder (as the shipped default model does): no encoder folder
+# is needed, and the object equals the CLI's for the same prompt and seed. The encoder is a random 768-wide BERT
+# with no layers, stored into the fixture model with `meshgpt convert --text-encoder`.
+builtin = os.path.join(common.WORK, "builtin.safetensors")
+common.cli("convert", common.MODEL, "--text-encoder", common.write_tiny_bert(os.path.join(common.WORK, "bert"), 768),
+           "-o", builtin)
+prompt_ref = os.path.join(common.WORK, "prompt.obj")
+common.cli("generate", "a chair", "-m", builtin, "--seed", SEED, "--max-faces", FACES, "-d", "cpu", "-o", prompt_ref)
+prompt_vertices, prompt_faces = common.read_obj(prompt_ref)
+prefs.model_path = builtin
+prefs.text_encoder_path = ""
+s.text_embedding = ""
+s.prompt = "a chair"
+result, error = common.run_op(bpy.ops.mesh.meshgpt_generate, seed=SEED, max_faces=FACES, samples=1)
+check(result == {"FINISHED"}, "a prompt without an encoder folder works with a built-in encoder (%s %s; %s)" %
+      (result, error, s.status))
+vertices, faces = common.object_geometry(bpy.context.active_object)
+check(vertices == prompt_vertices and faces == [f for f in prompt_faces if len(set(f)) == len(f)],
+      "the prompt's object equals the CLI's (%d vs %d vertices)" % (len(vertices), len(prompt_vertices)))
+common.use_fixture_model(prefs)
+
 mesh = bpy.data.meshes.new("stream")
 t0 = time.perf_counter()
 meshio.fill_mesh(mesh, engine.MeshData(stream_vertices, stream_faces, 3))
