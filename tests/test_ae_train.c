@@ -440,3 +440,15 @@ Test(ae_train, refuses_what_it_cannot_train)
     trainable_free(trainable);
     test_close(ctx);
 }
+
+/* A small autoencoder memorises three meshes on the CPU reference (the lavapipe run is in test_ae_train_vulkan). */
+Test(ae_train, overfits_a_few_meshes_cpu, .timeout = 300)
+{
+    mg_context *ctx = test_cpu_context();
+    double first = 0.0, last = 0.0, recovered = 0.0;
+    overfit_and_check(ctx, 300, 3e-3, &first, &last, &recovered);
+    cr_log_info("recon %.4f -> %.4f, %.0f%% of the faces recovered exactly", first, last, 100.0 * recovered);
+    cr_expect_lt(last, 0.25 * first, "recon %.4f -> %.4f", first, last);
+    cr_expect_geq(recovered, 0.8, "%.0f%% of the faces recovered", 100.0 * recovered);
+    test_close(ctx);
+}

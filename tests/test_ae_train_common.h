@@ -4,12 +4,14 @@
 #ifndef TEST_AE_TRAIN_COMMON_H
 #define TEST_AE_TRAIN_COMMON_H
 
+#include "mesh/discretize.h"
 #include "mesh/mesh_batch.h"
 #include "train/ae_train_internal.h"
 #include "train/optim.h"
 #include "test_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +66,24 @@ static inline void tiny_config(mg_model_config *model_config, int bins)
     c->dim_codebook = 5;
     c->num_quantizers = 2;
     c->codebook_size = 16;
+}
+
+/* A small autoencoder that can memorise a few meshes quickly. */
+static inline void small_config(mg_model_config *model_config, int bins)
+{
+    tiny_config(model_config, bins);
+    mg_ae_config *c = &model_config->autoencoder;
+    c->dim_coor_embed = 8;
+    c->dim_area_embed = 4;
+    c->dim_normal_embed = 4;
+    c->dim_angle_embed = 4;
+    c->encoder_dims[0] = 16;
+    c->encoder_dims[1] = 32;
+    c->decoder_dims[0] = 32;
+    c->decoder_dims[1] = 32;
+    c->decoder_dims[2] = 48;
+    c->dim_codebook = 16;
+    c->codebook_size = 256;
 }
 
 /* ---- batches: only `packed` (and count) matter to the autoencoder's step ---- */
@@ -125,6 +145,66 @@ static inline void adam_all(mg_trainable *trainable, double lr, uint64_t step)
         cr_assert_eq(mg_op_adam_step(trainable->ctx, &s, p->value, trainable->grads[i], p->adam_m, p->adam_v),
                      MG_OK, "%s", mg_context_last_error(trainable->ctx));
     }
+}
+
+/*
+ * Trains a small autoencoder on a cube, a pyramid and a tetrahedron with Adam, saves it, and checks that
+ * tokenize + decode of the saved model gives back most faces' discrete coordinates. Returns the first and
+ * last reconstruction losses through the pointers.
+ */
+static inline void overfit_and_check(mg_context *ctx, int steps, double lr, double *first, double *last,
+                                     double *recovered_fraction)
+{
+    mg_model_config config;
+    small_config(&config, 64);
+    mg_trainable *trainable = fresh_trainable(ctx, &config, 1);
+    mg_mesh meshes[3] = {test_cube(), test_pyramid(), test_tetra()};
+    mg_train_batch batch;
+    test_batch(ctx, meshes, 3, &batch);
+    for (int step = 1; step <= steps; step++) {
+        zero_grads(trainable);
+        mg_train_losses losses = run_step(trainable, &batch, true, 1.0f);
+        if (step == 1)
+            *first = losses.values[0];
+        *last = losses.values[0];
+        adam_all(trainable, lr, (uint64_t)step);
+    }
+    *last = run_step(trainable, &batch, false, 1.0f).values[0];
+    test_batch_free(&batch);
+
+    char path[64];
+    snprintf(path, sizeof path, "test_ae_overfit_%s.safetensors", ctx->gpu ? "vulkan" : "cpu");
+    cr_assert_eq(trainable->save_model(trainable, path, false), MG_OK, "%s", mg_context_last_error(ctx));
+    trainable_free(trainable);
+    mg_model *model = NULL;
+    cr_assert_eq(mg_model_load(ctx, path, &model), MG_OK, "%s", mg_context_last_error(ctx));
+    mg_tokenize_params params = mg_tokenize_default_params();
+    params.preprocess = MG_PREPROCESS_NONE;
+    mg_tokens tokens[3];
+    mg_mesh decoded[3];
+    cr_assert_eq(mg_tokenize(model, meshes, 3, &params, tokens, NULL), MG_OK, "%s", mg_context_last_error(ctx));
+    cr_assert_eq(mg_decode(model, tokens, 3, decoded), MG_OK, "%s", mg_context_last_error(ctx));
+    size_t faces = 0, exact = 0;
+    const float lo = config.autoencoder.coor_range[0], hi = config.autoencoder.coor_range[1];
+    for (int m = 0; m < 3; m++) {
+        cr_assert_eq(decoded[m].num_faces, meshes[m].num_faces);
+        for (size_t f = 0; f < meshes[m].num_faces; f++) {
+            bool same = true;
+            for (size_t k = 0; k < 3; k++)
+                for (size_t a = 0; a < 3; a++) {
+                    float want = meshes[m].vertices[meshes[m].faces[f * 3 + k] * 3 + a];
+                    float got = decoded[m].vertices[decoded[m].faces[f * 3 + k] * 3 + a];
+                    same &= mg_discretize(want, lo, hi, 64) == mg_discretize(got, lo, hi, 64);
+                }
+            faces++;
+            exact += same;
+        }
+        mg_tokens_free(&tokens[m]);
+        mg_mesh_free(&decoded[m]);
+    }
+    *recovered_fraction = (double)exact / (double)faces;
+    mg_model_free(model);
+    remove(path);
 }
 
 #endif
