@@ -124,6 +124,14 @@ list(APPEND MG_SHADER_VARIANTS
     "optim_ema_lerp|optim_ema_lerp.comp|"
 )
 
+# ResidualLFQ's training terms (ops_grad_ae.h: mg_op_lfq_loss, mg_op_lfq_backward).
+list(APPEND MG_SHADER_VARIANTS
+    "lfq_code_partial|lfq_code_partial.comp|"
+    "lfq_row_stats|lfq_row_stats.comp|"
+    "lfq_loss_finish|lfq_loss_finish.comp|"
+    "lfq_backward|lfq_backward.comp|"
+)
+
 # Configure-time probe: the toolchain must target Vulkan 1.1 SPIR-V. Optional
 # extensions used by later variants are probed the same way (see README).
 execute_process(
