@@ -124,6 +124,14 @@ list(APPEND MG_SHADER_VARIANTS
     "optim_ema_lerp|optim_ema_lerp.comp|"
 )
 
+# ResidualLFQ's training terms (ops_grad_ae.h: mg_op_lfq_loss, mg_op_lfq_backward).
+list(APPEND MG_SHADER_VARIANTS
+    "lfq_code_partial|lfq_code_partial.comp|"
+    "lfq_row_stats|lfq_row_stats.comp|"
+    "lfq_loss_finish|lfq_loss_finish.comp|"
+    "lfq_backward|lfq_backward.comp|"
+)
+
 # New variant blocks go ABOVE this line: the probe and the compile loop below
 # only see the variants listed by then (a block appended at the end of the file
 # silently compiles nothing).

@@ -93,7 +93,7 @@ int mg_recon_blur_width(float sigma);
  * losses [levels, MG_LFQ_LOSS_COLUMNS] = (aux, commit, per_sample, codebook, valid rows);
  * avg [levels, 2^d] (may be NULL) the batch code distribution. meshgpt-pytorch's
  * total loss adds commit_loss_weight (0.1) * sum over levels of aux.
- * CPU backend only for now: Vulkan returns MG_ERR_UNSUPPORTED.
+ * Vulkan: shaders lfq_*.comp (f32 sums; the CPU reference sums in double).
  */
 mg_lfq_loss_params mg_lfq_loss_default_params(void);
 mg_status mg_op_lfq_loss(mg_context *ctx, const mg_tensor *x, const mg_tensor *mask, const mg_lfq_loss_params *params,
@@ -105,7 +105,7 @@ mg_status mg_op_lfq_loss(mg_context *ctx, const mg_tensor *x, const mg_tensor *m
  * level's residual is x minus detached values, so each adds its term times
  * the soft clamp's derivative 1 - tanh^2(r / c). d_x [N, d] overwritten. For
  * meshgpt-pytorch's loss, aux_scale = d_loss * commit_loss_weight (0.1).
- * CPU backend only for now.
+ * Vulkan: lfq_backward.comp after the statistics passes of mg_op_lfq_loss.
  */
 mg_status mg_op_lfq_backward(mg_context *ctx, const mg_tensor *x, const mg_tensor *mask,
                              const mg_lfq_loss_params *params, const mg_tensor *d_values, float aux_scale,
