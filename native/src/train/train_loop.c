@@ -220,7 +220,7 @@ static mg_status apply_saved_settings(loop *L)
 
 /* ---- checkpoints ---- */
 
-static void report_event(loop *L, mg_train_event event, const char *saved_path)
+static void report_event(loop *L, mg_train_loop_event event, const char *saved_path)
 {
     if (!L->progress)
         return;

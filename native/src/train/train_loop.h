@@ -56,15 +56,15 @@ typedef struct mg_train_loop_config {
  * (at most 64), validation every 100 steps, checkpoints every 1000 steps. `steps` is 0: the caller sets it. */
 mg_train_loop_config mg_train_loop_default_config(void);
 
-typedef enum mg_train_event {
+typedef enum mg_train_loop_event {
     MG_TRAIN_EVENT_START = 0,  /* before the first step: data sizes, step to start from */
     MG_TRAIN_EVENT_STEP = 1,   /* after each optimizer step */
     MG_TRAIN_EVENT_SAVED = 2   /* after a checkpoint was written */
-} mg_train_event;
+} mg_train_loop_event;
 
 /* What the loop reports (the public mg_train_progress is filled from it). */
 typedef struct mg_train_loop_report {
-    mg_train_event event;
+    mg_train_loop_event event;
     uint64_t step;               /* optimizer steps done */
     uint64_t total_steps;
     uint64_t epoch;              /* of the last micro-batch (from 0) */

@@ -18,11 +18,16 @@ typedef struct mg_train_model_source {
     const char *from;
     /* The configuration of fresh weights (NULL: meshgpt-pytorch's defaults). */
     const mg_model_config *config;
-    /* Transformer only: the frozen autoencoder's model file (NULL: the one inside `from`). */
+    /* Transformer only: the frozen autoencoder's model file (NULL: the one inside `from`; with `from` NULL too,
+     * a fresh random autoencoder of config->autoencoder, as `meshgpt bench train` needs). */
     const char *autoencoder;
     /* Transformer only: a BERT folder used frozen as the text encoder (NULL: a built-in encoder, trained with
      * the transformer). */
     const char *text_encoder;
+    /* The data set's captions ([caption_count], NULL entries for none): a new built-in text encoder's
+     * vocabulary is made from them. */
+    const char *const *captions;
+    size_t caption_count;
     uint64_t seed;        /* initialisation of fresh weights */
     bool ema;             /* allocate EMA copies of the trained parameters (the loop makes them otherwise) */
 } mg_train_model_source;
