@@ -355,6 +355,13 @@ Test(train_loop, cancel_saves_then_stops_and_a_finished_run_writes_the_model)
     c.model_path = model;
     static toy_log log;
     memset(&log, 0, sizeof log);
+    /* Stopped before the first step: nothing is written. */
+    log.stop_at_start = true;
+    cr_assert_eq(mg_train_loop_run(&t->base, &ds, &c, toy_progress, &log, NULL, &diag), MG_ERR_CANCELLED);
+    cr_assert(strstr(diag.last_error, "before its first step"), "%s", diag.last_error);
+    cr_assert_eq(access(ckpt, F_OK), -1);
+    cr_assert_eq(t->saved_models, 0);
+    memset(&log, 0, sizeof log);
     log.stop_after = 3;
     cr_assert_eq(mg_train_loop_run(&t->base, &ds, &c, toy_progress, &log, NULL, &diag), MG_ERR_CANCELLED);
     cr_assert_eq(log.saves, 1);

@@ -266,6 +266,7 @@ typedef struct toy_log {
     double val[TOY_MAX_STEPS + 1];
     bool has_val[TOY_MAX_STEPS + 1];
     uint64_t stop_after;        /* return false after this step (0: never) */
+    bool stop_at_start;
     int saves, starts;
     uint64_t saved_step[16];
     void (*on_save)(struct toy_log *log, const mg_train_loop_report *r);
@@ -277,7 +278,7 @@ static inline bool toy_progress(const mg_train_loop_report *r, void *user)
     toy_log *log = user;
     if (r->event == MG_TRAIN_EVENT_START) {
         log->starts++;
-        return true;
+        return !log->stop_at_start;
     }
     if (r->event == MG_TRAIN_EVENT_SAVED) {
         if (log->saves < 16)

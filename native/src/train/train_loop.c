@@ -516,7 +516,9 @@ mg_status mg_train_loop_run(mg_trainable *model, const mg_train_dataset *data, c
     if (out_last)
         *out_last = L.report;
     release_tensors(&L);
-    if (status == MG_OK && cancelled)
+    if (status == MG_OK && cancelled && L.report.event == MG_TRAIN_EVENT_START)
+        status = mg_fail(diag, MG_ERR_CANCELLED, "training stopped on request before its first step");
+    else if (status == MG_OK && cancelled)
         status = mg_fail(diag, MG_ERR_CANCELLED, "training stopped on request after step %" PRIu64 "%s",
                          L.report.step, config->checkpoint_path ? " (checkpoint saved)" : "");
     return status;
