@@ -246,6 +246,7 @@ static mg_status save_checkpoint(loop *L)
 {
     if (!L->cfg->checkpoint_path || L->last_saved == L->state.step)
         return MG_OK;
+    free(L->state.trainer_json); /* a resumed run's loaded settings */
     L->state.trainer_json = trainer_json(L);
     if (!L->state.trainer_json)
         return mg_fail(L->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory writing the trainer's settings");
