@@ -64,4 +64,8 @@ int cli_render_preview(const char *path, const mg_mesh *mesh, const mg_render_pa
 /* Consumes --size / --views / --up / --no-edges: 1 if argv[*i] was one, 0 if not, 2 after printing a bad value. */
 int cli_parse_render_option(int argc, char **argv, int *i, mg_render_params *params);
 
+/* meshgpt train autoencoder|transformer, and meshgpt bench train. */
+int cmd_train(int argc, char **argv);
+int cmd_bench_train(int argc, char **argv);
+
 #endif

@@ -24,6 +24,9 @@ static void usage(FILE *out)
             "  render MESH -o PNG   a shaded preview image of a mesh (four views)\n"
             "  dataset primitives   write a labelled set of procedural low-poly shapes\n"
             "  eval                 mesh validity, tokenizer reconstruction and generation metrics\n"
+            "  train autoencoder    train a MeshAutoencoder on a folder of meshes\n"
+            "  train transformer    train a MeshTransformer on the tokens of a trained autoencoder\n"
+            "  bench train          steps/s and samples/s of training both models at two sizes, peak memory\n"
             "  version              print the library version\n"
             "\n"
             "common options:\n"
@@ -115,6 +118,8 @@ int main(int argc, char **argv)
         return cmd_devices(argc - 1, argv + 1);
     if (strcmp(command, "tokenize") == 0 || strcmp(command, "decode") == 0 || strcmp(command, "reconstruct") == 0)
         return cmd_tokenizer(command, argc - 1, argv + 1);
+    if (strcmp(command, "bench") == 0 && argc >= 3 && strcmp(argv[2], "train") == 0)
+        return cmd_bench_train(argc - 1, argv + 1);
     if (strcmp(command, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(command, "info") == 0)
@@ -131,6 +136,8 @@ int main(int argc, char **argv)
         return cmd_dataset(argc - 1, argv + 1);
     if (strcmp(command, "eval") == 0)
         return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(command, "train") == 0)
+        return cmd_train(argc - 1, argv + 1);
     fprintf(stderr, "meshgpt: unknown command \"%s\"\n\n", command);
     usage(stderr);
     return 2;

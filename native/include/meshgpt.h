@@ -690,6 +690,126 @@ typedef struct mg_set_metrics {
 MG_API mg_status mg_set_metrics_compute(const double *gen_ref, const double *gen_gen, const double *ref_ref,
                                         size_t generated, size_t references, mg_set_metrics *out, char *error,
                                         size_t error_size);
+/* Training (`meshgpt train`, `meshgpt bench train`)                         */
+/* ------------------------------------------------------------------------- */
+
+typedef enum mg_train_kind {
+    MG_TRAIN_AUTOENCODER = 0,
+    MG_TRAIN_TRANSFORMER = 1
+} mg_train_kind;
+
+/*
+ * A training run, as meshgpt-pytorch's trainers run it: Adam (AdamW when
+ * weight_decay > 0, biases and norms not decayed) with linear warm-up,
+ * gradient accumulation, optional global gradient-norm clipping, an EMA of the
+ * weights (the autoencoder trainer's), validation on a held-out share of the
+ * meshes, and checkpoints. The checkpoint at `output` is a model file (it
+ * loads anywhere a model does) that also holds the optimizer state, the step,
+ * the RNG state and the loss history, written atomically: a crash or a full
+ * disk while saving keeps the previous one. `resume` continues it exactly as
+ * an unbroken run would have gone on. Start from mg_train_default_params().
+ */
+typedef struct mg_train_params {
+    const char *data;            /* folder of mesh files (.obj .ply .stl .gltf .glb); required */
+    const char *captions;        /* NULL: captions.json (or captions.csv) in the folder when present */
+    const char *output;          /* the checkpoint to write (required), e.g. "AE.safetensors" */
+    const char *from;            /* NULL: fresh weights; else a model to fine-tune (any loadable model,
+                                    meshgpt-pytorch checkpoints included) */
+    const char *config;          /* fresh weights: a config.json of meshgpt-pytorch's constructor arguments
+                                    (NULL: upstream's defaults) */
+    const char *autoencoder;     /* transformer: the trained autoencoder's model file (kept frozen) */
+    const char *text_encoder;    /* transformer: a BERT folder used frozen; NULL: a built-in encoder trained
+                                    with the transformer */
+    const char *loss_curve;      /* NULL: beside the checkpoint ("AE.safetensors" -> "AE.loss.svg"); "": none */
+    uint64_t steps;              /* optimizer steps in all (1000); a resumed run goes on up to this many */
+    size_t batch_size;           /* meshes per micro-batch (4) */
+    size_t grad_accum;           /* micro-batches per optimizer step (1) */
+    double learning_rate;        /* autoencoder 1e-4, transformer 2e-4 (upstream's trainers) */
+    double weight_decay;         /* 0 */
+    uint64_t warmup_steps;       /* 1000: the learning rate rises linearly over these steps */
+    double max_grad_norm;        /* autoencoder 0 (off), transformer 0.5 */
+    bool ema;                    /* autoencoder true (beta 0.9999, after step 100, every 10 steps); the
+                                    validation loss is then the EMA weights' */
+    bool augment;                /* autoencoder true (scale, shift, jitter as the paper); transformer false */
+    uint64_t seed;               /* 0; data order, split, augmentation and fresh weights follow from it */
+    double val_fraction;         /* 0.05 of the meshes held out for validation (at least 1 when > 0) */
+    size_t val_max_meshes;       /* 64: at most this many held out (0: no limit) */
+    uint64_t val_every;          /* 100 steps (0: never) */
+    uint64_t save_every;         /* 1000 steps (0: only at the end); also saved when stopped */
+    bool resume;                 /* continue the checkpoint at `output` */
+    size_t max_faces;            /* 0: the model's limit; larger meshes are skipped and counted */
+} mg_train_params;
+
+MG_API mg_train_params mg_train_default_params(mg_train_kind kind);
+
+typedef enum mg_train_event {
+    MG_TRAIN_STARTED = 0,        /* before the first step: the data set's sizes, the step to start from */
+    MG_TRAIN_STEPPED = 1,        /* after every optimizer step */
+    MG_TRAIN_SAVED = 2           /* after a checkpoint was written (the return value is ignored) */
+} mg_train_event;
+
+typedef struct mg_train_progress {
+    mg_train_event event;
+    uint64_t step;               /* optimizer steps done */
+    uint64_t total_steps;
+    uint64_t epoch;              /* from 0 */
+    double loss;                 /* this step's loss (mean over its micro-batches) */
+    size_t loss_terms;           /* its named parts, e.g. "recon" and "commit" */
+    const char *loss_names[4];
+    double loss_values[4];
+    double learning_rate;        /* this step's (warm-up applied) */
+    double grad_norm;            /* before clipping */
+    double steps_per_second;     /* since this run (or resume) began */
+    double samples_per_second;
+    bool has_validation;         /* validation_loss was computed at this step */
+    double validation_loss;      /* the latest validation loss (NaN before the first) */
+    size_t train_meshes;         /* meshes trained on / held out for validation */
+    size_t validation_meshes;
+    size_t skipped_meshes;       /* mesh files skipped (unreadable, refused, or over max_faces) */
+    const char *saved_path;      /* MG_TRAIN_SAVED: the checkpoint written */
+} mg_train_progress;
+
+/* Return false to stop: the run saves a checkpoint of the steps done, then returns MG_ERR_CANCELLED. */
+typedef bool (*mg_train_progress_fn)(const mg_train_progress *progress, void *user_data);
+
+/*
+ * Trains a MeshAutoencoder on the meshes of params->data. Errors (an empty
+ * folder, a folder where no mesh reads, a batch larger than the data, a NaN or
+ * infinite loss: the run stops before the weights change and the last good
+ * checkpoint stays) are reported through mg_context_last_error(). Unreadable
+ * meshes are skipped with a warning through the log callback and counted.
+ */
+MG_API mg_status mg_train_autoencoder(mg_context *context, const mg_train_params *params,
+                                      mg_train_progress_fn progress, void *user_data);
+/* Trains a MeshTransformer on the tokens of params->data's meshes under params->autoencoder (frozen), with
+ * their captions (classifier-free guidance drops some) when the model is text-conditioned. */
+MG_API mg_status mg_train_transformer(mg_context *context, const mg_train_params *params,
+                                      mg_train_progress_fn progress, void *user_data);
+
+/* ---- `meshgpt bench train`: training speed on random weights and synthetic meshes ---- */
+
+typedef struct mg_bench_train_params {
+    mg_train_kind kind;
+    const char *size;            /* "small" (the test model's size) or "default" (meshgpt-pytorch's defaults) */
+    size_t batch_size;           /* 4 */
+    size_t faces;                /* faces per synthetic mesh (100) */
+    size_t steps;                /* timed optimizer steps (3), after one untimed warm-up step */
+    uint64_t seed;
+} mg_bench_train_params;
+
+MG_API mg_bench_train_params mg_bench_train_default_params(void);
+
+typedef struct mg_bench_train_result {
+    double seconds;              /* the timed steps */
+    double steps_per_second;
+    double samples_per_second;
+    uint64_t parameters;         /* trained parameters */
+    uint64_t device_bytes_peak;  /* the context's high-water mark after the run (0 on the CPU reference) */
+} mg_bench_train_result;
+
+/* MG_ERR_UNSUPPORTED when this build lacks the model's training. */
+MG_API mg_status mg_bench_train(mg_context *context, const mg_bench_train_params *params,
+                                mg_bench_train_result *out_result);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,297 @@
+/* mg_train_autoencoder / mg_train_transformer: the public training entry points (train/train_loop.h over the
+ * models' trainables, train/train_models.h). */
+#include "core/context.h"
+#include "model/config_json.h"
+#include "model/model_file.h"
+#include "train/loss_curve.h"
+#include "train/train_loop.h"
+#include "train/train_models.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+mg_train_params mg_train_default_params(mg_train_kind kind)
+{
+    mg_train_params p;
+    memset(&p, 0, sizeof p);
+    p.steps = 1000;
+    p.batch_size = 4;
+    p.grad_accum = 1;
+    p.warmup_steps = 1000;
+    p.val_fraction = 0.05;
+    p.val_max_meshes = 64;
+    p.val_every = 100;
+    p.save_every = 1000;
+    if (kind == MG_TRAIN_TRANSFORMER) {
+        /* MeshTransformerTrainer: lr 2e-4, max_grad_norm 0.5, no EMA; tokens of the meshes as they are. */
+        p.learning_rate = 2e-4;
+        p.max_grad_norm = 0.5;
+    } else {
+        /* MeshAutoencoderTrainer: lr 1e-4, no clipping, EMA; the paper's augmentation. */
+        p.learning_rate = 1e-4;
+        p.ema = true;
+        p.augment = true;
+    }
+    return p;
+}
+
+static mg_status read_text_file(const char *path, char **out, size_t *out_size, mg_diag *diag)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mg_fail(diag, MG_ERR_IO, "cannot open the configuration '%s': %s", path, strerror(errno));
+    char *text = NULL;
+    size_t size = 0, capacity = 0;
+    for (;;) {
+        if (size + 4096 + 1 > capacity) {
+            capacity = (size + 4096 + 1) * 2;
+            char *grown = realloc(text, capacity);
+            if (!grown) {
+                free(text);
+                fclose(f);
+                return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory reading '%s'", path);
+            }
+            text = grown;
+        }
+        size_t n = fread(text + size, 1, 4096, f);
+        size += n;
+        if (n < 4096)
+            break;
+    }
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (failed) {
+        free(text);
+        return mg_fail(diag, MG_ERR_IO, "cannot read the configuration '%s'", path);
+    }
+    text[size] = 0;
+    *out = text;
+    *out_size = size;
+    return MG_OK;
+}
+
+/* The configuration of fresh weights: config.json when given, else upstream's autoencoder defaults. */
+static mg_status fresh_config(const mg_train_params *params, mg_model_config *config, mg_diag *diag)
+{
+    memset(config, 0, sizeof *config);
+    if (!params->config) {
+        mg_ae_config_defaults(&config->autoencoder);
+        return MG_OK;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    mg_status status = read_text_file(params->config, &text, &size, diag);
+    if (status != MG_OK)
+        return status;
+    status = mg_model_config_parse_kwargs_file(text, size, params->config, config, diag);
+    free(text);
+    return status;
+}
+
+/* The configuration inside a model file (fine-tuning, or the transformer's autoencoder), without its weights. */
+static mg_status file_config(const char *path, mg_model_config *config, mg_diag *diag)
+{
+    memset(config, 0, sizeof *config);
+    mg_safetensors file;
+    mg_status status = mg_model_file_open(path, &file, diag);
+    if (status != MG_OK)
+        return status;
+    status = mg_model_file_read_config(&file, path, config, NULL, diag);
+    mg_safetensors_close(&file);
+    return status;
+}
+
+static mg_status load_data(const mg_train_params *params, const mg_ae_config *config, mg_train_dataset *data,
+                           mg_diag *diag)
+{
+    mg_train_dataset_params dp = mg_train_dataset_default_params(config);
+    dp.folder = params->data;
+    dp.captions_path = params->captions;
+    dp.max_faces = params->max_faces ? params->max_faces : (config->max_faces > 0 ? (size_t)config->max_faces : 0);
+    return mg_train_dataset_load(&dp, data, diag);
+}
+
+/* The run's settings as stored in the checkpoint (so a checkpoint says how it was trained). */
+static char *settings_json(const mg_train_params *params)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    const char *keys[] = {"data", "captions", "from", "config", "autoencoder", "text_encoder"};
+    const char *values[] = {params->data, params->captions, params->from, params->config, params->autoencoder,
+                            params->text_encoder};
+    bool ok = true;
+    for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++)
+        if (values[i])
+            ok = cJSON_AddStringToObject(root, keys[i], values[i]) != NULL;
+    ok = ok && cJSON_AddNumberToObject(root, "seed", (double)params->seed);
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    return text;
+}
+
+typedef struct progress_bridge {
+    mg_train_progress_fn fn;
+    void *user;
+    size_t skipped;
+} progress_bridge;
+
+static bool bridge(const mg_train_loop_report *r, void *user)
+{
+    progress_bridge *b = user;
+    mg_train_progress p;
+    memset(&p, 0, sizeof p);
+    p.event = r->event == MG_TRAIN_EVENT_START ? MG_TRAIN_STARTED
+              : r->event == MG_TRAIN_EVENT_SAVED ? MG_TRAIN_SAVED : MG_TRAIN_STEPPED;
+    p.step = r->step;
+    p.total_steps = r->total_steps;
+    p.epoch = r->epoch;
+    p.loss = r->losses.total;
+    p.loss_terms = r->losses.terms;
+    for (size_t k = 0; k < r->losses.terms && k < 4; k++) {
+        p.loss_names[k] = r->losses.names[k];
+        p.loss_values[k] = r->losses.values[k];
+    }
+    p.learning_rate = r->learning_rate;
+    p.grad_norm = r->grad_norm;
+    p.steps_per_second = r->steps_per_second;
+    p.samples_per_second = r->samples_per_second;
+    p.has_validation = r->has_validation;
+    p.validation_loss = r->validation_loss;
+    p.train_meshes = r->train_items;
+    p.validation_meshes = r->validation_items;
+    p.skipped_meshes = b->skipped;
+    p.saved_path = r->saved_path;
+    return b->fn(&p, b->user);
+}
+
+static mg_status check_params(mg_train_kind kind, const mg_train_params *p, mg_diag *diag)
+{
+    const char *who = kind == MG_TRAIN_TRANSFORMER ? "mg_train_transformer" : "mg_train_autoencoder";
+    if (!p)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: params is NULL (start from mg_train_default_params)", who);
+    if (!p->data || !p->data[0])
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: no data folder (params.data, --data DIR)", who);
+    if (!p->output || !p->output[0])
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: no output checkpoint (params.output, -o FILE)", who);
+    if (p->steps == 0 || p->batch_size == 0 || p->grad_accum == 0)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: steps, batch size and gradient accumulation must each be "
+                       "at least 1", who);
+    if (!(p->learning_rate > 0) || !isfinite(p->learning_rate) || !(p->weight_decay >= 0) ||
+        !(p->max_grad_norm >= 0) || !(p->val_fraction >= 0 && p->val_fraction < 1))
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the learning rate must be positive, weight decay and "
+                       "max grad norm >= 0, and the validation share in [0, 1)", who);
+    if (kind == MG_TRAIN_TRANSFORMER && !p->autoencoder && !p->from)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: a transformer trains on the tokens of a trained "
+                       "autoencoder: name its model file (params.autoencoder, --autoencoder AE.safetensors)", who);
+    if (p->resume && p->from)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: resume continues the checkpoint at the output path; "
+                       "'from' (fine-tuning a model) cannot be combined with it", who);
+    return MG_OK;
+}
+
+static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_params *params,
+                       mg_train_progress_fn progress, void *user_data)
+{
+    mg_status status = mg_context_check(ctx, kind == MG_TRAIN_TRANSFORMER ? "mg_train_transformer"
+                                                                          : "mg_train_autoencoder");
+    if (status != MG_OK)
+        return status;
+    mg_diag *diag = &ctx->diag;
+    if ((status = check_params(kind, params, diag)) != MG_OK)
+        return status;
+    mg_model_config config;
+    memset(&config, 0, sizeof config);
+    mg_train_dataset data;
+    memset(&data, 0, sizeof data);
+    mg_trainable *model = NULL;
+    char *curve = NULL, *settings = NULL;
+    bool fresh = !params->from;
+    /* The data's preparation (grid, range, preprocessing, face limit) is the autoencoder's: known from the
+     * configuration before any weights load, so a bad folder is reported first. */
+    if (fresh && kind == MG_TRAIN_AUTOENCODER)
+        status = fresh_config(params, &config, diag);
+    else
+        status = file_config(params->from ? params->from : params->autoencoder, &config, diag);
+    if (status == MG_OK)
+        status = load_data(params, &config.autoencoder, &data, diag);
+    const char **captions = NULL;
+    mg_model_config fresh_transformer;
+    memset(&fresh_transformer, 0, sizeof fresh_transformer);
+    if (status == MG_OK && kind == MG_TRAIN_TRANSFORMER && fresh && params->config)
+        status = fresh_config(params, &fresh_transformer, diag);
+    if (status == MG_OK) {
+        captions = calloc(data.count ? data.count : 1, sizeof *captions);
+        if (!captions)
+            status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");
+        for (size_t i = 0; captions && i < data.count; i++)
+            captions[i] = data.items[i].caption;
+    }
+    if (status == MG_OK) {
+        mg_train_model_source source = {.from = params->from, .config = NULL, .autoencoder = params->autoencoder,
+                                        .text_encoder = params->text_encoder, .captions = captions,
+                                        .caption_count = data.count, .seed = params->seed, .ema = params->ema};
+        if (fresh && kind == MG_TRAIN_AUTOENCODER)
+            source.config = &config;
+        else if (fresh && params->config)
+            source.config = &fresh_transformer;
+        status = kind == MG_TRAIN_TRANSFORMER ? mg_train_create_transformer(ctx, &source, &model, diag)
+                                              : mg_train_create_autoencoder(ctx, &source, &model, diag);
+    }
+    free(captions);
+    mg_model_config_free(&fresh_transformer);
+    mg_train_loop_config c = mg_train_loop_default_config();
+    if (status == MG_OK) {
+        c.steps = params->steps;
+        c.batch_size = params->batch_size;
+        c.accum = params->grad_accum;
+        c.adam.lr = params->learning_rate;
+        c.adam.weight_decay = params->weight_decay;
+        c.warmup_steps = params->warmup_steps;
+        c.max_grad_norm = params->max_grad_norm;
+        c.ema = params->ema;
+        c.augment = params->augment;
+        c.seed = params->seed;
+        c.val_fraction = params->val_fraction;
+        c.val_max_items = params->val_max_meshes;
+        c.val_every = params->val_every;
+        c.save_every = params->save_every;
+        c.checkpoint_path = params->output;
+        c.resume = params->resume;
+        if (!params->loss_curve) {
+            curve = mg_loss_curve_path_for(params->output);
+            if (!curve)
+                status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");
+        }
+        c.curve_path = params->loss_curve ? (params->loss_curve[0] ? params->loss_curve : NULL) : curve;
+        settings = settings_json(params);
+        c.trainer_json = settings;
+    }
+    if (status == MG_OK) {
+        progress_bridge b = {progress, user_data, data.skipped_unreadable + data.skipped_too_large};
+        status = mg_train_loop_run(model, &data, &c, progress ? bridge : NULL, &b, NULL, diag);
+    }
+    mg_trainable_free(model);
+    mg_train_dataset_free(&data);
+    mg_model_config_free(&config);
+    free(curve);
+    free(settings);
+    return status;
+}
+
+mg_status mg_train_autoencoder(mg_context *context, const mg_train_params *params, mg_train_progress_fn progress,
+                               void *user_data)
+{
+    return train(context, MG_TRAIN_AUTOENCODER, params, progress, user_data);
+}
+
+mg_status mg_train_transformer(mg_context *context, const mg_train_params *params, mg_train_progress_fn progress,
+                               void *user_data)
+{
+    return train(context, MG_TRAIN_TRANSFORMER, params, progress, user_data);
+}

@@ -1,0 +1,44 @@
+/*
+ * How the public training entry points (api/train.c) and `meshgpt bench
+ * train` get the two models' trainables, without depending on how those are
+ * built: one description of where the weights come from, and one creation
+ * function per model. train_models.c forwards these to the models'
+ * implementations (ae_train.h: mg_ae_trainable_create, tf_train.h:
+ * mg_tf_trainable_create); a build without them answers MG_ERR_UNSUPPORTED
+ * with a message instead of failing to link.
+ */
+#ifndef MG_TRAIN_TRAIN_MODELS_H
+#define MG_TRAIN_TRAIN_MODELS_H
+
+#include "train/trainable.h"
+
+typedef struct mg_train_model_source {
+    /* A model file to start from (fine-tuning): any loadable model, meshgpt-pytorch checkpoints and this
+     * project's training checkpoints included. NULL: fresh weights for `config`. */
+    const char *from;
+    /* The configuration of fresh weights (NULL: meshgpt-pytorch's defaults). */
+    const mg_model_config *config;
+    /* Transformer only: the frozen autoencoder's model file (NULL: the one inside `from`; with `from` NULL too,
+     * a fresh random autoencoder of config->autoencoder, as `meshgpt bench train` needs). */
+    const char *autoencoder;
+    /* Transformer only: a BERT folder used frozen as the text encoder (NULL: a built-in encoder, trained with
+     * the transformer). */
+    const char *text_encoder;
+    /* The data set's captions ([caption_count], NULL entries for none): a new built-in text encoder's
+     * vocabulary is made from them. */
+    const char *const *captions;
+    size_t caption_count;
+    uint64_t seed;        /* initialisation of fresh weights */
+    bool ema;             /* allocate EMA copies of the trained parameters (the loop makes them otherwise) */
+} mg_train_model_source;
+
+/* Whether this build has the model's training implementation. */
+bool mg_train_have_autoencoder(void);
+bool mg_train_have_transformer(void);
+
+mg_status mg_train_create_autoencoder(mg_context *ctx, const mg_train_model_source *source, mg_trainable **out,
+                                      mg_diag *diag);
+mg_status mg_train_create_transformer(mg_context *ctx, const mg_train_model_source *source, mg_trainable **out,
+                                      mg_diag *diag);
+
+#endif
