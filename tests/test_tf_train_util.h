@@ -14,12 +14,12 @@
 /* Two coarse and two fine layers (so value residual mixes are learned), gateloops, memories, 2 sos tokens;
  * with text: CLIP-width (512) cross-attention in both decoders. */
 #define TINY_TRANSFORMER_JSON(text)                                                                               \
-    ((text) ? "{\"dim\": 16, \"max_seq_len\": 60, \"attn_depth\": 2, \"attn_dim_head\": 8, \"attn_heads\": 2, "  \
+    ((text) ? "{\"dim\": 16, \"max_seq_len\": 120, \"attn_depth\": 2, \"attn_dim_head\": 8, \"attn_heads\": 2, "  \
               "\"fine_attn_depth\": 2, \"coarse_pre_gateloop_depth\": 1, \"fine_pre_gateloop_depth\": 1, "         \
               "\"num_sos_tokens\": 2, \"cross_attn_num_mem_kv\": 2, \"attn_kwargs\": {\"attn_num_mem_kv\": 2, \"ff_glu\": true, \"add_value_residual\": true, \"learned_value_residual_mix\": true}, "    \
               "\"condition_on_text\": true, \"text_condition_model_types\": [\"clip\"], "                          \
               "\"fine_cross_attend_text\": true, \"text_condition_cond_drop_prob\": 0.5}"                          \
-            : "{\"dim\": 16, \"max_seq_len\": 60, \"attn_depth\": 2, \"attn_dim_head\": 8, \"attn_heads\": 2, "  \
+            : "{\"dim\": 16, \"max_seq_len\": 120, \"attn_depth\": 2, \"attn_dim_head\": 8, \"attn_heads\": 2, "  \
               "\"fine_attn_depth\": 2, \"coarse_pre_gateloop_depth\": 1, \"fine_pre_gateloop_depth\": 1, "         \
               "\"num_sos_tokens\": 2, \"attn_kwargs\": {\"attn_num_mem_kv\": 2, \"ff_glu\": true, \"add_value_residual\": true, \"learned_value_residual_mix\": true}}")
 
