@@ -62,18 +62,25 @@ typedef struct tft_gateloop {
     mg_tensor **x_in, **qkva;
 } tft_gateloop;
 
-/* A parameter the forward needs: absent is an internal error (the spec list and the pass disagree). */
-static mg_tensor *need_param(tf_train *t, const char *fmt, const char *a, const char *b)
+/* A parameter the forward needs (name = pre + suffix): absent is an internal error (the spec list and the pass
+ * disagree). */
+static mg_tensor *need_named(tf_train *t, const char *pre, const char *suffix)
 {
-    char name[MG_WEIGHT_NAME_MAX];
-    snprintf(name, sizeof name, fmt, a, b);
+    char name[2 * MG_WEIGHT_NAME_MAX];
+    const size_t a = strlen(pre), b = strlen(suffix);
+    if (a + b >= sizeof name) {
+        mg_fail(&t->ctx->diag, MG_ERR_INTERNAL, "tensor name too long: '%s%s'", pre, suffix);
+        return NULL;
+    }
+    memcpy(name, pre, a);
+    memcpy(name + a, suffix, b + 1);
     mg_tensor *tensor = tft_param(t, "%s", name);
     if (!tensor)
         mg_fail(&t->ctx->diag, MG_ERR_INTERNAL, "the transformer under training has no tensor '%s'", name);
     return tensor;
 }
-#define P(fmt, pre) need_param(t, "%s" fmt, pre, "")
-#define G(fmt, pre) tft_grad(t, "%s" fmt, pre)
+#define P(suffix, pre) need_named(t, pre, suffix)
+#define G(suffix, pre) tft_grad(t, "%s%s", pre, suffix)
 #define PARAM_OR_FAIL(var, expr)                                                                                   \
     do {                                                                                                           \
         var = (expr);                                                                                              \
@@ -510,17 +517,17 @@ mg_status tft_pass(tf_train *t, const int32_t *codes, size_t batch, size_t lengt
     /* ---- forward ---- */
     mg_tensor *token_embed, *pos_embed, *level_embed, *vertex_embed, *face_w, *face_b, *face_norm_w, *face_norm_b,
         *sos_token, *logits_w, *logits_b;
-    PARAM_OR_FAIL(token_embed, need_param(t, "token_embed.weight%s%s", "", ""));
-    PARAM_OR_FAIL(pos_embed, need_param(t, "abs_pos_emb.weight%s%s", "", ""));
-    PARAM_OR_FAIL(level_embed, need_param(t, "quantize_level_embed%s%s", "", ""));
-    PARAM_OR_FAIL(vertex_embed, need_param(t, "vertex_embed%s%s", "", ""));
-    PARAM_OR_FAIL(face_w, need_param(t, "to_face_tokens.0.weight%s%s", "", ""));
-    PARAM_OR_FAIL(face_b, need_param(t, "to_face_tokens.0.bias%s%s", "", ""));
-    PARAM_OR_FAIL(face_norm_w, need_param(t, "to_face_tokens.1.weight%s%s", "", ""));
-    PARAM_OR_FAIL(face_norm_b, need_param(t, "to_face_tokens.1.bias%s%s", "", ""));
-    PARAM_OR_FAIL(sos_token, need_param(t, "sos_token%s%s", "", ""));
-    PARAM_OR_FAIL(logits_w, need_param(t, "to_logits.weight%s%s", "", ""));
-    PARAM_OR_FAIL(logits_b, need_param(t, "to_logits.bias%s%s", "", ""));
+    PARAM_OR_FAIL(token_embed, need_named(t, "token_embed.weight", ""));
+    PARAM_OR_FAIL(pos_embed, need_named(t, "abs_pos_emb.weight", ""));
+    PARAM_OR_FAIL(level_embed, need_named(t, "quantize_level_embed", ""));
+    PARAM_OR_FAIL(vertex_embed, need_named(t, "vertex_embed", ""));
+    PARAM_OR_FAIL(face_w, need_named(t, "to_face_tokens.0.weight", ""));
+    PARAM_OR_FAIL(face_b, need_named(t, "to_face_tokens.0.bias", ""));
+    PARAM_OR_FAIL(face_norm_w, need_named(t, "to_face_tokens.1.weight", ""));
+    PARAM_OR_FAIL(face_norm_b, need_named(t, "to_face_tokens.1.bias", ""));
+    PARAM_OR_FAIL(sos_token, need_named(t, "sos_token", ""));
+    PARAM_OR_FAIL(logits_w, need_named(t, "to_logits.weight", ""));
+    PARAM_OR_FAIL(logits_b, need_named(t, "to_logits.bias", ""));
 
     /* One buffer holds the coarse sequence, then the token embeddings: the fine sequence gathers from both. */
     mg_tensor *all = tft_2d(arena, (int64_t)(coarse_rows + token_rows), d);
