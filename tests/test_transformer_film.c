@@ -317,10 +317,6 @@ Test(transformer_film, config_accepts_film_and_lists_its_tensors)
     for (size_t i = 0; i < count; i++)
         cr_expect(strstr(specs[i].name, "film") == NULL, "unexpected %s", specs[i].name);
     free(specs);
-    /* Adaptive RMSNorm stays refused, with a message naming it. */
-    cr_expect_eq(mg_tf_config_parse("{\"dim\": 48, \"max_seq_len\": 120, \"condition_on_text\": true, \"coarse_adaptive_rmsnorm\": true}",
-                                    &ae, &c, &ctx->diag),
-                 MG_ERR_UNSUPPORTED);
-    cr_expect(strstr(mg_context_last_error(ctx), "coarse_adaptive_rmsnorm") != NULL, "%s", mg_context_last_error(ctx));
+    /* Adaptive RMSNorm (coarse_adaptive_rmsnorm) is covered by test_tf_adaptive.c. */
     test_close(ctx);
 }

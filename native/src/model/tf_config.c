@@ -182,13 +182,12 @@ mg_status mg_tf_config_parse(const char *kwargs_json, const mg_ae_config *autoen
         return status;
     if (!has_sos)
         out->num_sos_tokens = out->condition_on_text ? 4 : 1;
-    if (out->dim != out->dim_fine)
-        return mg_fail(diag, MG_ERR_UNSUPPORTED, "transformer config: different coarse and fine widths (%d, %d) are "
-                                                 "not supported yet", out->dim, out->dim_fine);
-    if (out->coarse_adaptive_rmsnorm)
-        return mg_fail(diag, MG_ERR_UNSUPPORTED,
-                       "transformer config: adaptive RMSNorm text conditioning (coarse_adaptive_rmsnorm) is not "
-                       "supported yet");
+    /* Upstream builds the coarse decoder with AdaptiveRMSNorm but only passes it a condition when there is
+     * text: without, its forward asserts. */
+    if (out->coarse_adaptive_rmsnorm && !out->condition_on_text)
+        return mg_fail(diag, MG_ERR_FORMAT,
+                       "transformer config: coarse_adaptive_rmsnorm needs condition_on_text (its condition is the "
+                       "pooled text; meshgpt-pytorch cannot run this model either)");
     if (!out->ff_glu)
         return mg_fail(diag, MG_ERR_UNSUPPORTED, "transformer config: only the GLU feed-forward is supported yet");
     if (out->max_seq_len % mg_tf_config_tokens_per_face(out) != 0)

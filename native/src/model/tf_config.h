@@ -13,7 +13,8 @@
 
 typedef struct mg_tf_config {
     int dim;                        /* coarse width (512) */
-    int dim_fine;                   /* fine width (= dim unless dim is a pair) */
+    int dim_fine;                   /* fine width (= dim unless dim is a pair): the fine decoder and logits;
+                                       the fine gateloops stay at dim, as upstream builds them */
     int max_seq_len;                /* 8192 */
     int attn_depth;                 /* 12 */
     int attn_dim_head;              /* 64 */
@@ -30,7 +31,8 @@ typedef struct mg_tf_config {
     bool condition_on_text;         /* false */
     bool text_cond_with_film;       /* false */
     bool fine_cross_attend_text;    /* false */
-    bool coarse_adaptive_rmsnorm;   /* false */
+    bool coarse_adaptive_rmsnorm;   /* false: true makes every norm of the coarse decoder an x-transformers
+                                       AdaptiveRMSNorm conditioned on the pooled text (needs text) */
     int num_sos_tokens;             /* 1, or 4 with text */
     int dim_text;                   /* 768 for t5 / bge, 512 for clip */
     float text_embed_pad_value;     /* -1 */

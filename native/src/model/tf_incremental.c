@@ -24,7 +24,8 @@ struct mg_tf_stream {
     const mg_transformer *tf;
     size_t batch, max_tokens;
     mg_scratch persistent;          /* caches, states, text context */
-    decoder_context text;           /* coarse decoder context (and fine, same rows) */
+    decoder_context text;           /* the text context of both decoders (same rows) */
+    decoder_context coarse_text;    /* the same with the coarse decoder's adaptive norm gains, if any */
     bool has_text;
     mg_tensor *coarse_states[MG_TF_MAX_LAYERS], *fine_states[MG_TF_MAX_LAYERS];
     mg_tf_decoder_cache coarse, fine;
@@ -139,6 +140,11 @@ mg_status mg_tf_stream_create(const mg_transformer *tf, size_t batch, size_t max
         if (status == MG_OK)
             status = mg_tf_film_params(tf, &s->persistent, "text_fine_film_cond", &s->text, &s->fine_film);
     }
+    s->coarse_text = s->text;
+    /* The pooled text does not change during decoding: the adaptive norms' gains are computed once. */
+    if (status == MG_OK && mg_tf_uses_adaptive_norm(c))
+        status = mg_tf_adaptive_norm_gains(tf, &s->persistent, s->has_text ? &s->text : NULL, batch,
+                                           &s->coarse_text.norm_gains);
     const bool fine_cross = c->condition_on_text && c->fine_cross_attend_text && s->has_text;
     if (status == MG_OK)
         status = cache_tensors(s, c->attn_depth, c->condition_on_text && s->has_text, coarse_rows, &s->coarse);
@@ -188,8 +194,8 @@ static mg_status coarse_step(mg_tf_stream *s, mg_scratch *scratch, mg_tensor *x,
                                             s->coarse_states);
     s->coarse.position = 0; /* the position is the step value STEP_COARSE_POSITION */
     if (status == MG_OK)
-        status = mg_tf_decoder(tf, "decoder", c->attn_depth, c->condition_on_text && s->has_text, x, &s->text,
-                               &s->coarse);
+        status = mg_tf_decoder(tf, "decoder", c->attn_depth, c->condition_on_text && s->has_text, x,
+                               &s->coarse_text, &s->coarse);
     if (status != MG_OK)
         return status;
     const int64_t n = x->shape[1];
@@ -267,13 +273,15 @@ static mg_status step_ops(mg_tf_stream *s, step_kind kind)
         TRY(embed_tokens(s, s->token_ids, fine_in));
     }
     TRY(mg_tf_gateloop_block(tf, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine_in, s->fine_states));
+    mg_tensor *fine_x = NULL; /* fine_in at the fine width */
+    TRY(mg_tf_project_to_fine(tf, &scratch, fine_in, &fine_x));
     if (s->film)
-        TRY(mg_tf_film_apply(tf, &s->fine_film, fine_in));
+        TRY(mg_tf_film_apply(tf, &s->fine_film, fine_x));
     s->fine.position = 0; /* the position is the step value STEP_FINE_POSITION */
     TRY(mg_tf_decoder(tf, "fine_decoder", c->fine_attn_depth, c->condition_on_text && c->fine_cross_attend_text &&
                                                                    s->has_text,
-                      fine_in, &s->text, &s->fine));
-    TRY(mg_op_matmul(ctx, fine_in, mg_tf_weight(tf, "to_logits.weight"), mg_tf_weight(tf, "to_logits.bias"), true,
+                      fine_x, &s->text, &s->fine));
+    TRY(mg_op_matmul(ctx, fine_x, mg_tf_weight(tf, "to_logits.weight"), mg_tf_weight(tf, "to_logits.bias"), true,
                      s->logits));
 done:
     /* While capturing, the freed temporaries stay with the recording. */

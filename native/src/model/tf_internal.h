@@ -24,10 +24,13 @@
         }                                                                                                          \
     } while (0)
 
-/* What one decoder pass attends to besides itself. */
+/* What one decoder pass attends to besides itself, and how its norms are conditioned. */
 typedef struct decoder_context {
     mg_tensor *text;       /* [B', T, dim_text] or NULL */
     mg_tensor *text_mask;  /* i32 [B', T] */
+    /* NULL: x-transformers LayerNorms. Else AdaptiveRMSNorm gains [norms, B', d] (to_gamma(pooled text) + 1),
+     * one per pre-norm in layer order, then the final norm's (mg_tf_adaptive_norm_gains). */
+    mg_tensor *norm_gains;
 } decoder_context;
 
 /* Key/value caches of one decoder for incremental decoding. */
@@ -73,5 +76,25 @@ mg_status mg_tf_film_params(const mg_transformer *tf, mg_scratch *scratch, const
 
 /* x [B, N, d] = x * gamma + beta, in place. */
 mg_status mg_tf_film_apply(const mg_transformer *tf, const mg_tf_film *film, mg_tensor *x);
+
+/* The text embeddings' mean over visible tokens [B, dim_text] (meshgpt-pytorch's masked_mean: 0 for a dropped
+ * text), in the scratch; text NULL (no text given) gives zeros, upstream's pooled value for a dropped text. */
+mg_status mg_tf_pooled_text(const mg_transformer *tf, mg_scratch *scratch, const decoder_context *text,
+                            size_t batch, mg_tensor **out);
+
+/* coarse_adaptive_rmsnorm with text: the coarse decoder's norms are x-transformers AdaptiveRMSNorms. */
+bool mg_tf_uses_adaptive_norm(const mg_tf_config *config);
+
+/* Number of norms of a decoder: one per layer ('a', 'c', 'f') plus the final one. */
+int mg_tf_decoder_norms(int depth, bool cross);
+
+/* The coarse decoder's AdaptiveRMSNorm gains for a batch, to_gamma(pooled text) + 1 per norm, [norms, B, dim],
+ * in the scratch (the decoder_context's norm_gains). text as for mg_tf_pooled_text. */
+mg_status mg_tf_adaptive_norm_gains(const mg_transformer *tf, mg_scratch *scratch, const decoder_context *text,
+                                    size_t batch, mg_tensor **out);
+
+/* x [B, N, dim] projected to the fine width by maybe_project_coarse_to_fine into a new scratch tensor; x itself
+ * when the widths are equal (upstream's nn.Identity). */
+mg_status mg_tf_project_to_fine(const mg_transformer *tf, mg_scratch *scratch, mg_tensor *x, mg_tensor **out);
 
 #endif

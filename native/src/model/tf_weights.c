@@ -28,10 +28,21 @@ static void film(mg_spec_list *l, const char *name, int64_t dim, int64_t dim_tex
     mg_spec_add(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(dim), "%s.to_beta.bias", name);
 }
 
-/* One x-transformers Decoder: per depth unit 'a' (+ 'c' with cross-attention) + 'f'. */
-static void decoder(mg_spec_list *l, const mg_tf_config *c, const char *name, int depth, bool cross)
+/* The gain of one decoder norm: x-transformers' LayerNorm `gamma` [d], or with adaptive RMSNorm
+ * (coarse_adaptive_rmsnorm) the bias-free projection of the pooled text `to_gamma` [d, dim_text]. */
+static void norm(mg_spec_list *l, const char *prefix, bool adaptive, int64_t d, int64_t dim_text)
 {
-    const int64_t d = c->dim, inner = (int64_t)c->attn_heads * c->attn_dim_head, h = c->attn_heads;
+    if (adaptive)
+        mg_spec_add(l, MG_WEIGHT_FLOAT, false, 2, SHAPE(d, dim_text), "%s.to_gamma.weight", prefix);
+    else
+        mg_spec_add(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(d), "%s.gamma", prefix);
+}
+
+/* One x-transformers Decoder of width d: per depth unit 'a' (+ 'c' with cross-attention) + 'f'. */
+static void decoder(mg_spec_list *l, const mg_tf_config *c, const char *name, int64_t d, int depth, bool cross,
+                    bool adaptive)
+{
+    const int64_t inner = (int64_t)c->attn_heads * c->attn_dim_head, h = c->attn_heads;
     const int64_t dh = c->attn_dim_head;
     int layer = 0, self_layers = 0;
     char prefix[MG_WEIGHT_NAME_MAX];
@@ -40,7 +51,9 @@ static void decoder(mg_spec_list *l, const mg_tf_config *c, const char *name, in
         for (int k = 0; k < kinds; k++, layer++) {
             const bool is_ff = k == kinds - 1, is_cross = cross && k == 1;
             snprintf(prefix, sizeof prefix, "%s.layers.%d", name, layer);
-            mg_spec_add(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(d), "%s.0.0.gamma", prefix);
+            char norm_prefix[MG_WEIGHT_NAME_MAX + 8];
+            snprintf(norm_prefix, sizeof norm_prefix, "%s.0.0", prefix);
+            norm(l, norm_prefix, adaptive, d, c->dim_text);
             if (is_ff) {
                 mg_spec_add(l, MG_WEIGHT_FLOAT, false, 2, SHAPE(8 * d, d), "%s.1.ff.0.proj.weight", prefix);
                 mg_spec_add(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(8 * d), "%s.1.ff.0.proj.bias", prefix);
@@ -68,7 +81,9 @@ static void decoder(mg_spec_list *l, const mg_tf_config *c, const char *name, in
                 self_layers++;
         }
     }
-    mg_spec_add(l, MG_WEIGHT_FLOAT, false, 1, SHAPE(d), "%s.final_norm.gamma", name);
+    char norm_prefix[MG_WEIGHT_NAME_MAX + 16];
+    snprintf(norm_prefix, sizeof norm_prefix, "%s.final_norm", name);
+    norm(l, norm_prefix, adaptive, d, c->dim_text);
 }
 
 mg_status mg_tf_weight_specs(const mg_tf_config *c, mg_weight_spec **out, size_t *count, mg_diag *diag)
@@ -94,10 +109,16 @@ mg_status mg_tf_weight_specs(const mg_tf_config *c, mg_weight_spec **out, size_t
     mg_spec_vector(&l, "to_face_tokens.1", "bias", d);
     gateloops(&l, "coarse_gateloop_block", c->coarse_pre_gateloop_depth, d);
     gateloops(&l, "coarse_post_gateloop_block", c->coarse_post_gateloop_depth, d);
-    decoder(&l, c, "decoder", c->attn_depth, c->condition_on_text);
+    decoder(&l, c, "decoder", d, c->attn_depth, c->condition_on_text,
+            c->condition_on_text && c->coarse_adaptive_rmsnorm);
+    /* With a (coarse, fine) pair of widths: one projection between them (nn.Identity, no tensors, when equal).
+     * Upstream builds the fine gateloops at the coarse width. */
+    if (c->dim_fine != c->dim)
+        mg_spec_linear(&l, "maybe_project_coarse_to_fine", c->dim_fine, d, true);
     gateloops(&l, "fine_gateloop_block", c->fine_pre_gateloop_depth, d);
-    decoder(&l, c, "fine_decoder", c->fine_attn_depth, c->condition_on_text && c->fine_cross_attend_text);
-    mg_spec_linear(&l, "to_logits", c->codebook_size + 1, d, true);
+    decoder(&l, c, "fine_decoder", c->dim_fine, c->fine_attn_depth,
+            c->condition_on_text && c->fine_cross_attend_text, false);
+    mg_spec_linear(&l, "to_logits", c->codebook_size + 1, c->dim_fine, true);
     if (l.failed) {
         free(l.items);
         return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of memory listing the transformer's tensors");

@@ -70,6 +70,37 @@ done:
     return status;
 }
 
+int mg_tf_decoder_norms(int depth, bool cross)
+{
+    return depth * (cross ? 3 : 2) + 1;
+}
+
+/*
+ * One norm of a decoder, x [B, N, d] into out (in place ok): x-transformers' LayerNorm with the gain `gamma`
+ * under `prefix`, or with norm_gains its AdaptiveRMSNorm, F.normalize(x) * sqrt(d) * gain[index] where the
+ * gain (to_gamma(pooled text) + 1) is one row per batch entry.
+ */
+static mg_status decoder_norm(const mg_transformer *tf, mg_scratch *scratch, const decoder_context *context,
+                              int index, const char *prefix, mg_tensor *x, mg_tensor *out)
+{
+    mg_context *ctx = tf->ctx;
+    mg_tensor *gains = context ? context->norm_gains : NULL;
+    if (!gains)
+        return mg_op_layer_norm(ctx, x, mg_tf_weight(tf, "%s.gamma", prefix), NULL, 1e-5f, tf->config.norm_gain_offset,
+                                out);
+    const int64_t b = x->shape[0], d = x->shape[x->ndim - 1];
+    if (gains->ndim != 3 || index >= gains->shape[0] || gains->shape[1] != b || gains->shape[2] != d)
+        return mg_fail(&ctx->diag, MG_ERR_INTERNAL, "adaptive norm gains do not fit the decoder");
+    const int64_t gain_shape[2] = {b, d};
+    mg_tensor *gain = mg_scratch_view_at(scratch, gains, (size_t)(index * b * d) * sizeof(float), 2, gain_shape);
+    if (!gain)
+        return scratch->status;
+    mg_status status = mg_op_l2_normalize(ctx, x, NULL, 1e-12f, sqrtf((float)d), 0.0f, out);
+    if (status == MG_OK)
+        status = mg_op_scale_channels(ctx, out, gain, out);
+    return status;
+}
+
 mg_status mg_tf_decoder(const mg_transformer *tf, const char *name, int depth, bool cross, mg_tensor *x,
                         const decoder_context *context, mg_tf_decoder_cache *cache)
 {
@@ -78,7 +109,6 @@ mg_status mg_tf_decoder(const mg_transformer *tf, const char *name, int depth, b
     const int64_t b = x->shape[0], n = x->shape[1], d = x->shape[2];
     const int64_t heads = c->attn_heads, inner = heads * c->attn_dim_head;
     const float scale = 1.0f / sqrtf((float)c->attn_dim_head);
-    const float offset = c->norm_gain_offset;
     mg_scratch scratch;
     mg_scratch_init(&scratch, ctx);
     mg_status status = MG_OK;
@@ -121,8 +151,10 @@ mg_status mg_tf_decoder(const mg_transformer *tf, const char *name, int depth, b
         const int kinds = cross ? 3 : 2;
         for (int kind = 0; kind < kinds; kind++, layer++) {
             char p[MG_WEIGHT_NAME_MAX];
+            char norm_prefix[MG_WEIGHT_NAME_MAX + 8];
             snprintf(p, sizeof p, "%s.layers.%d", name, layer);
-            TRY(mg_op_layer_norm(ctx, x, mg_tf_weight(tf, "%s.0.0.gamma", p), NULL, 1e-5f, offset, normed));
+            snprintf(norm_prefix, sizeof norm_prefix, "%s.0.0", p);
+            TRY(decoder_norm(tf, &scratch, context, layer, norm_prefix, x, normed));
             if (kind == kinds - 1) { /* GLU feed-forward */
                 TRY(mg_op_matmul(ctx, normed, mg_tf_weight(tf, "%s.1.ff.0.proj.weight", p),
                                  mg_tf_weight(tf, "%s.1.ff.0.proj.bias", p), true, hidden));
@@ -190,7 +222,11 @@ mg_status mg_tf_decoder(const mg_transformer *tf, const char *name, int depth, b
             TRY(mg_op_add(ctx, x, projected, x));
         }
     }
-    TRY(mg_op_layer_norm(ctx, x, mg_tf_weight(tf, "%s.final_norm.gamma", name), NULL, 1e-5f, offset, x));
+    {
+        char norm_prefix[MG_WEIGHT_NAME_MAX + 16];
+        snprintf(norm_prefix, sizeof norm_prefix, "%s.final_norm", name);
+        TRY(decoder_norm(tf, &scratch, context, layer, norm_prefix, x, x));
+    }
     if (cache)
         cache->cross_ready = true;
 done:
@@ -235,29 +271,90 @@ bool mg_tf_uses_film(const mg_tf_config *config)
     return config->condition_on_text && config->text_cond_with_film; /* upstream ignores the flag without text */
 }
 
+mg_status mg_tf_pooled_text(const mg_transformer *tf, mg_scratch *scratch, const decoder_context *text,
+                            size_t batch, mg_tensor **out)
+{
+    *out = mg_scratch_2d(scratch, MG_DTYPE_F32, (int64_t)batch, tf->config.dim_text);
+    if (!*out)
+        return scratch->status;
+    if (!text || !text->text)
+        return mg_tensor_fill_u32(*out, 0);
+    /* masked_mean as meshgpt-pytorch's: sum over visible tokens / max(count, 1e-5), so 0 without any. */
+    return mg_op_masked_mean(tf->ctx, text->text, text->text_mask, 1e-5f, *out);
+}
+
+bool mg_tf_uses_adaptive_norm(const mg_tf_config *config)
+{
+    return config->condition_on_text && config->coarse_adaptive_rmsnorm;
+}
+
+mg_status mg_tf_adaptive_norm_gains(const mg_transformer *tf, mg_scratch *scratch, const decoder_context *text,
+                                    size_t batch, mg_tensor **out)
+{
+    const mg_tf_config *c = &tf->config;
+    const int norms = mg_tf_decoder_norms(c->attn_depth, c->condition_on_text);
+    const int64_t b = (int64_t)batch, d = c->dim, gain_shape[2] = {b, d};
+    mg_tensor *pooled = NULL;
+    mg_status status = mg_tf_pooled_text(tf, scratch, text, batch, &pooled);
+    if (status != MG_OK)
+        return status;
+    *out = mg_scratch_3d(scratch, MG_DTYPE_F32, norms, b, d);
+    if (!*out)
+        return scratch->status;
+    for (int i = 0; i < norms && status == MG_OK; i++) {
+        mg_tensor *gain = mg_scratch_view_at(scratch, *out, (size_t)(i * b * d) * sizeof(float), 2, gain_shape);
+        if (!gain)
+            return scratch->status;
+        /* x-transformers numbers every layer of the decoder; the final norm comes last. */
+        mg_tensor *to_gamma = i + 1 < norms ? mg_tf_weight(tf, "decoder.layers.%d.0.0.to_gamma.weight", i)
+                                            : mg_tf_weight(tf, "decoder.final_norm.to_gamma.weight");
+        status = mg_op_matmul(tf->ctx, pooled, to_gamma, NULL, true, gain);
+    }
+    /* to_gamma is zero at initialisation: the gain starts at 1, a plain RMSNorm. */
+    if (status == MG_OK)
+        status = mg_op_scale(tf->ctx, *out, 1.0f, 1.0f, *out);
+    return status;
+}
+
+mg_status mg_tf_project_to_fine(const mg_transformer *tf, mg_scratch *scratch, mg_tensor *x, mg_tensor **out)
+{
+    const mg_tf_config *c = &tf->config;
+    if (c->dim_fine == c->dim) {
+        *out = x;
+        return MG_OK;
+    }
+    *out = mg_scratch_3d(scratch, MG_DTYPE_F32, x->shape[0], x->shape[1], c->dim_fine);
+    if (!*out)
+        return scratch->status;
+    return mg_op_matmul(tf->ctx, x, mg_tf_weight(tf, "maybe_project_coarse_to_fine.weight"),
+                        mg_tf_weight(tf, "maybe_project_coarse_to_fine.bias"), true, *out);
+}
+
 mg_status mg_tf_film_params(const mg_transformer *tf, mg_scratch *scratch, const char *name,
                             const decoder_context *text, mg_tf_film *out)
 {
     mg_context *ctx = tf->ctx;
-    const int64_t b = text->text->shape[0], width = text->text->shape[2], d = tf->config.dim;
-    mg_tensor *pooled = mg_scratch_2d(scratch, MG_DTYPE_F32, b, width);
+    const int64_t b = text->text->shape[0];
+    mg_tensor *gamma_mult = mg_tf_weight(tf, "%s.gamma_mult", name), *beta_mult = mg_tf_weight(tf, "%s.beta_mult", name);
+    mg_tensor *to_gamma = mg_tf_weight(tf, "%s.to_gamma.weight", name);
+    if (!gamma_mult || !beta_mult || !to_gamma)
+        return MG_ERR_INTERNAL;
+    const int64_t d = to_gamma->shape[0]; /* the coarse or the fine width */
+    mg_tensor *pooled = NULL;
+    mg_status pool_status = mg_tf_pooled_text(tf, scratch, text, (size_t)b, &pooled);
+    if (pool_status != MG_OK)
+        return pool_status;
     out->gamma = mg_scratch_2d(scratch, MG_DTYPE_F32, b, d);
     out->beta = mg_scratch_2d(scratch, MG_DTYPE_F32, b, d);
-    if (!pooled || !out->gamma || !out->beta)
+    if (!out->gamma || !out->beta)
         return scratch->status;
-    mg_tensor *gamma_mult = mg_tf_weight(tf, "%s.gamma_mult", name), *beta_mult = mg_tf_weight(tf, "%s.beta_mult", name);
-    if (!gamma_mult || !beta_mult)
-        return MG_ERR_INTERNAL;
     /* The multipliers are single learned numbers: read once, they become the scale op's constants. */
     float multipliers[2];
     mg_status status = mg_tensor_read_f32(gamma_mult, &multipliers[0], 1);
     if (status == MG_OK)
         status = mg_tensor_read_f32(beta_mult, &multipliers[1], 1);
-    /* masked_mean as meshgpt-pytorch's: sum over visible tokens / max(count, 1e-5), so 0 without any. */
     if (status == MG_OK)
-        status = mg_op_masked_mean(ctx, text->text, text->text_mask, 1e-5f, pooled);
-    if (status == MG_OK)
-        status = mg_op_matmul(ctx, pooled, mg_tf_weight(tf, "%s.to_gamma.weight", name), NULL, true, out->gamma);
+        status = mg_op_matmul(ctx, pooled, to_gamma, NULL, true, out->gamma);
     if (status == MG_OK)
         status = mg_op_unary(ctx, MG_UNARY_TANH, out->gamma, out->gamma);
     if (status == MG_OK)
@@ -432,6 +529,8 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
 
     if (text)
         TRY(mg_tf_text_context(tf, &scratch, text, batch, &context));
+    if (mg_tf_uses_adaptive_norm(c)) /* the coarse decoder's norms, conditioned on the pooled text */
+        TRY(mg_tf_adaptive_norm_gains(tf, &scratch, &context, batch, &context.norm_gains));
     mg_tf_film fine_film = {0};
     if (mg_tf_uses_film(c)) { /* FiLM on the coarse input (sos tokens included) before its gateloop */
         mg_tf_film coarse_film;
@@ -462,9 +561,12 @@ mg_status mg_tf_logits(const mg_transformer *tf, const int32_t *codes, size_t ba
         NEED(fine_flat);
         TRY(mg_op_embedding(ctx, all, gather_tensor, fine_flat));
         TRY(mg_tf_gateloop_block(tf, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine, NULL));
+        /* Different coarse and fine widths: the whole fine sequence changes width after its gateloop (see
+         * README: upstream projects only the coarse outputs there and cannot run such a model). */
+        TRY(mg_tf_project_to_fine(tf, &scratch, fine, &fine));
         if (fine_film.gamma) /* and on the fine input after its gateloop */
             TRY(mg_tf_film_apply(tf, &fine_film, fine));
-        int64_t group_shape[3] = {(int64_t)(batch * groups), (int64_t)per_face, d};
+        int64_t group_shape[3] = {(int64_t)(batch * groups), (int64_t)per_face, c->dim_fine};
         mg_tensor *fine_groups = mg_scratch_view(&scratch, fine, 3, group_shape);
         NEED(fine_groups);
         const bool fine_cross = c->condition_on_text && c->fine_cross_attend_text;
