@@ -8,6 +8,8 @@
 #include "test_util.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
+#include "model/missing_init.h"
+#include "model/model_file.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -228,7 +230,27 @@ static void roundtrip(mg_context *ctx)
     cr_assert_not_null(mg_safetensors_find(&file, "train.adam_v.encoder.weight"));
     cr_assert_not_null(mg_safetensors_find(&file, "train.ema.encoder.weight"));
     cr_assert_null(mg_safetensors_find(&file, "train.adam_m.encoder.bias"));
-    cr_assert_eq(file.count, 6);
+    /* ... plus the model's registered buffers (LFQ masks: not trained, but a model file needs them), at the
+     * values the model loader would compute. */
+    mg_weight_spec *specs = NULL;
+    size_t spec_count = 0, buffers = 0;
+    cr_assert_eq(mg_model_weight_specs(&config, "", &specs, &spec_count, NULL, &diag), MG_OK);
+    for (size_t i = 0; i < spec_count; i++) {
+        if (!specs[i].buffer)
+            continue;
+        buffers++;
+        const mg_st_tensor *t = mg_safetensors_find(&file, specs[i].name);
+        cr_assert_not_null(t, "buffer %s is in the checkpoint", specs[i].name);
+        if (specs[i].kind == MG_WEIGHT_INT) {
+            int64_t want[64];
+            cr_assert_leq(t->count, 64);
+            mg_missing_init_ints(&specs[i], want);
+            cr_assert_eq(memcmp(t->data, want, t->count * sizeof(int64_t)), 0, "%s", specs[i].name);
+        }
+    }
+    free(specs);
+    cr_assert_gt(buffers, 0);
+    cr_assert_eq(file.count, 6 + buffers);
     const char *model_json = mg_safetensors_metadata(&file, MG_MODEL_METADATA_KEY);
     cr_assert_not_null(model_json);
     mg_model_config parsed;

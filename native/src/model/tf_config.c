@@ -107,6 +107,7 @@ mg_status mg_tf_config_parse(const char *kwargs_json, const mg_ae_config *autoen
     }
     mg_status status = MG_OK;
     bool has_sos = false;
+    int dim_text = 0;
     const cJSON *item = NULL;
     cJSON_ArrayForEach(item, root)
     {
@@ -155,6 +156,10 @@ mg_status mg_tf_config_parse(const char *kwargs_json, const mg_ae_config *autoen
             }
         } else if (strcmp(k, "text_condition_model_types") == 0) {
             status = text_models(item, out, diag);
+        } else if (strcmp(k, "dim_text") == 0) {
+            /* This project's key: the width of a built-in text encoder's states (upstream derives it from the
+             * text model's name); it wins over text_condition_model_types whatever the key order. */
+            status = get_int(item, k, 1, 65536, &dim_text, diag);
         } else if (strcmp(k, "text_condition_cond_drop_prob") == 0) {
             if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > 1)
                 status = mg_fail(diag, MG_ERR_FORMAT, "transformer config: \"%s\" must be within [0, 1]", k);
@@ -182,6 +187,8 @@ mg_status mg_tf_config_parse(const char *kwargs_json, const mg_ae_config *autoen
         return status;
     if (!has_sos)
         out->num_sos_tokens = out->condition_on_text ? 4 : 1;
+    if (dim_text)
+        out->dim_text = dim_text;
     /* Upstream builds the coarse decoder with AdaptiveRMSNorm but only passes it a condition when there is
      * text: without, its forward asserts. */
     if (out->coarse_adaptive_rmsnorm && !out->condition_on_text)

@@ -2,6 +2,8 @@
 #include "train/checkpoint.h"
 
 #include "io/safetensors.h"
+#include "model/missing_init.h"
+#include "model/model_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -235,6 +237,56 @@ static mg_status commit(const char *temp, const char *path, size_t tensor_count,
     return MG_OK;
 }
 
+/*
+ * The model's registered buffers (LFQ masks, rotary frequencies, ...) that are not trained parameters, at the
+ * values upstream computes for them, appended to tensors[*n] (room for `room`): so that the checkpoint loads as
+ * a model file. Trained parameters missing from the list stay missing (the loader then says so).
+ */
+static mg_status add_buffers(const mg_model_config *config, mg_st_write_tensor *tensors, size_t *n, size_t room,
+                             mg_diag *diag)
+{
+    mg_weight_spec *specs = NULL;
+    size_t spec_count = 0;
+    mg_status status = mg_model_weight_specs(config, config->has_transformer ? "autoencoder." : "", &specs,
+                                             &spec_count, NULL, diag);
+    for (size_t i = 0; status == MG_OK && i < spec_count; i++) {
+        const mg_weight_spec *spec = &specs[i];
+        if (!spec->buffer)
+            continue;
+        bool present = false;
+        for (size_t j = 0; j < *n && !present; j++)
+            present = strcmp(tensors[j].name, spec->name) == 0;
+        if (present)
+            continue;
+        if (*n == room) {
+            status = mg_fail(diag, MG_ERR_INTERNAL, "checkpoint: more model buffers than expected");
+            break;
+        }
+        const size_t count = mg_spec_element_count(spec);
+        const bool ints = spec->kind == MG_WEIGHT_INT;
+        void *data = malloc((count ? count : 1) * (ints ? sizeof(int64_t) : sizeof(float)));
+        char *name = join("", spec->name);
+        mg_st_write_tensor *w = &tensors[(*n)++];
+        memset(w, 0, sizeof *w);
+        w->name = name;
+        w->data = data;
+        if (!data || !name) {
+            status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
+            break;
+        }
+        if (ints)
+            mg_missing_init_ints(spec, data);
+        else
+            mg_missing_init_floats(spec, data);
+        w->dtype = ints ? MG_ST_I64 : MG_ST_F32;
+        w->ndim = spec->ndim;
+        for (int d = 0; d < spec->ndim; d++)
+            w->shape[d] = spec->shape[d];
+    }
+    free(specs);
+    return status;
+}
+
 mg_status mg_train_checkpoint_save(const char *path, const mg_model_config *model_config,
                                    const mg_train_param *params, size_t count, const mg_train_state *state,
                                    mg_diag *diag)
@@ -244,7 +296,8 @@ mg_status mg_train_checkpoint_save(const char *path, const mg_model_config *mode
     mg_status status = check_params(params, count, diag);
     if (status != MG_OK)
         return status;
-    size_t max_tensors = count * SLOT_COUNT;
+    /* Room for the model's buffers too (a few per layer at most). */
+    size_t max_tensors = count * SLOT_COUNT + (model_config ? 64 + count : 0);
     mg_st_write_tensor *tensors = calloc(max_tensors ? max_tensors : 1, sizeof *tensors);
     char *state_json = NULL, *model_json = NULL, *temp = NULL;
     size_t n = 0;
@@ -278,6 +331,8 @@ mg_status mg_train_checkpoint_save(const char *path, const mg_model_config *mode
                         mg_context_last_error(t->ctx));
         }
     }
+    if (status == MG_OK && model_config)
+        status = add_buffers(model_config, tensors, &n, max_tensors, diag);
     if (status != MG_OK)
         goto done;
     state_json = state_to_json(state, diag, &status);
@@ -287,14 +342,18 @@ mg_status mg_train_checkpoint_save(const char *path, const mg_model_config *mode
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
         goto done;
     }
-    mg_st_metadata metadata[3] = {{"format", "pt"}, {MG_TRAIN_METADATA_KEY, state_json},
-                                  {MG_MODEL_METADATA_KEY, model_json}};
+    /* A built-in text encoder's vocabulary is part of the model file. */
+    mg_st_metadata metadata[4] = {{"format", "pt"}, {MG_TRAIN_METADATA_KEY, state_json},
+                                  {MG_MODEL_METADATA_KEY, model_json}, {MG_MODEL_TEXT_VOCAB_KEY, ""}};
+    size_t metadata_count = model_json ? 3 : 2;
+    if (model_json && model_config->has_text_encoder && model_config->text_vocab)
+        metadata[metadata_count++].value = model_config->text_vocab;
     temp = join(path, ".partial");
     if (!temp) {
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
         goto done;
     }
-    status = mg_safetensors_write(temp, tensors, n, metadata, model_json ? 3 : 2, diag);
+    status = mg_safetensors_write(temp, tensors, n, metadata, metadata_count, diag);
     if (status != MG_OK) {
         char cause[MG_ERROR_MESSAGE_MAX];
         mg_diag_copy_error(diag, cause, sizeof cause);

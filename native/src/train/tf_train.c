@@ -578,6 +578,12 @@ static mg_status build_config(tf_train *t, const mg_model *model, const mg_tf_tr
         return mg_fail(diag, MG_ERR_UNSUPPORTED,
                        "training a transformer with FiLM text conditioning (text_cond_with_film) is not supported "
                        "yet: train with cross-attention conditioning only");
+    if (mg_tf_uses_adaptive_norm(&t->config))
+        return mg_fail(diag, MG_ERR_UNSUPPORTED, "training a transformer with adaptive RMSNorm conditioning "
+                       "(coarse_adaptive_rmsnorm) is not supported yet: train with cross-attention conditioning only");
+    if (t->config.dim != t->config.dim_fine)
+        return mg_fail(diag, MG_ERR_UNSUPPORTED, "training a transformer with different coarse and fine widths "
+                       "(%d, %d) is not supported: give \"dim\" one value", t->config.dim, t->config.dim_fine);
     return MG_OK;
 }
 

@@ -4,8 +4,7 @@
  * built: one description of where the weights come from, and one creation
  * function per model. train_models.c forwards these to the models'
  * implementations (ae_train.h: mg_ae_trainable_create, tf_train.h:
- * mg_tf_trainable_create); a build without them answers MG_ERR_UNSUPPORTED
- * with a message instead of failing to link.
+ * mg_tf_trainable_create).
  */
 #ifndef MG_TRAIN_TRAIN_MODELS_H
 #define MG_TRAIN_TRAIN_MODELS_H
@@ -31,10 +30,6 @@ typedef struct mg_train_model_source {
     uint64_t seed;        /* initialisation of fresh weights */
     bool ema;             /* allocate EMA copies of the trained parameters (the loop makes them otherwise) */
 } mg_train_model_source;
-
-/* Whether this build has the model's training implementation. */
-bool mg_train_have_autoencoder(void);
-bool mg_train_have_transformer(void);
 
 mg_status mg_train_create_autoencoder(mg_context *ctx, const mg_train_model_source *source, mg_trainable **out,
                                       mg_diag *diag);
