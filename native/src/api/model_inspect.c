@@ -142,11 +142,16 @@ static void describe(text_buffer *out, const char *path, const mg_safetensors *f
         const char *rest = specs[i].name + prefix_len;
         module_slot(modules, &module_total, MAX_MODULES, rest, strcspn(rest, "."));
     }
-    uint64_t ae_parameters = 0, ae_buffers = 0, outside = 0, text_encoder = 0;
-    size_t outside_tensors = 0, text_encoder_tensors = 0;
+    uint64_t ae_parameters = 0, ae_buffers = 0, outside = 0, text_encoder = 0, training = 0;
+    size_t outside_tensors = 0, text_encoder_tensors = 0, training_tensors = 0;
     const size_t text_prefix_len = strlen(MG_MODEL_TEXT_ENCODER_PREFIX);
     for (size_t i = 0; i < file->count; i++) {
         const mg_st_tensor *t = &file->tensors[i];
+        if (strncmp(t->name, "train.", 6) == 0) { /* a training checkpoint's optimizer state */
+            training += t->count;
+            training_tensors++;
+            continue;
+        }
         if (config->has_text_encoder && strncmp(t->name, MG_MODEL_TEXT_ENCODER_PREFIX, text_prefix_len) == 0) {
             text_encoder += t->count;
             text_encoder_tensors++;
@@ -185,6 +190,9 @@ static void describe(text_buffer *out, const char *path, const mg_safetensors *f
         append(out, "  text encoder total: %s parameters in %zu tensors (built-in BERT: %zu layers, width %zu, "
                "vocabulary of %zu)\n", grouped(text_encoder, a, sizeof a), text_encoder_tensors,
                config->text_encoder.layers, config->text_encoder.hidden, config->text_encoder.vocab);
+    if (training_tensors)
+        append(out, "  training state: %s values in %zu tensors (a training checkpoint: Adam moments, EMA)\n",
+               grouped(training, a, sizeof a), training_tensors);
     if (check == MG_OK && allowed && allowed[0])
         append(out, "\ncheck: OK only with allow_missing:%s\n", allowed);
     else if (check == MG_OK)
