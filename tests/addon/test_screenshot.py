@@ -1,4 +1,5 @@
-"""Blender with a window (under Xvfb): the sidebar open on the MeshGPT tab, saved as a PNG in the test output.
+"""Blender with a window (under Xvfb): the sidebar opened on its MeshGPT tab by a simulated click on the tab and
+widened by a simulated drag of its edge, then saved as a PNG in the test output (addon/docs/panel.png is a copy).
 Also runs the interactive path a headless Blender cannot: the Generate button's modal operator (worker thread,
 timer, queue) streaming two samples into the viewport, the Cancel button and Esc during a run (the partial
 objects go away), and undo of its result (one step).
@@ -215,15 +216,130 @@ def after_cancel():
     return 0.5
 
 
+# Which sidebar tab is open: Blender 3.4 has no Region.active_panel_category, but it draws only the panels of the
+# open tab. Each of these classes records the regions it was last drawn in (the Tool tab's "Active Tool" panel and
+# the add-on's two top-level panels).
+drawn = {}
+
+
+def record_draws(cls):
+    original = cls.draw
+
+    def draw(self, context):
+        drawn.setdefault(cls.__name__, set()).add((context.area.type, context.region.type))
+        original(self, context)
+
+    cls.draw = draw  # Blender looks draw() up on the class each time it draws
+
+
+TOOL_PANEL = "VIEW3D_PT_active_tool"
+OUR_PANELS = ("VIEW3D_PT_meshgpt_generate", "VIEW3D_PT_meshgpt_tokens")
+for name in (TOOL_PANEL,) + OUR_PANELS:
+    record_draws(getattr(bpy.types, name))
+
+
+def sidebar():
+    window, area, _ = window_context()
+    return window, area, next(r for r in area.regions if r.type == "UI")
+
+
+def sidebar_shows(name):
+    return ("VIEW_3D", "UI") in drawn.get(name, set())
+
+
 @step
-def show_panel():
-    # Blender 3.4 cannot switch the sidebar's tab from Python (no Region.active_panel_category; simulated
-    # events did not reach the window under Xvfb): the sidebar is open with its MeshGPT tab, and the Generate
-    # panel is shown as a popup, drawn by the same draw() as in the sidebar.
-    window, area, region = window_context()
+def frame_scene():
     with override():
-        bpy.ops.wm.call_panel(name="VIEW3D_PT_meshgpt_generate", keep_open=True)
-    return 1.0
+        bpy.ops.object.select_all(action="DESELECT")
+        for obj in bpy.data.objects:
+            obj.select_set(obj.type == "MESH")
+        bpy.ops.view3d.view_selected()
+        bpy.ops.object.select_all(action="DESELECT")
+    cube = bpy.data.objects.get("Cube")
+    if cube is not None:
+        cube.select_set(True)
+        bpy.context.view_layer.objects.active = cube
+    drawn.clear()
+    sidebar()[2].tag_redraw()
+    return 0.5
+
+
+@step
+def sidebar_on_tool_tab():
+    # The factory settings open the sidebar on its Tool tab: the MeshGPT panels are not drawn yet.
+    check(sidebar_shows(TOOL_PANEL), "the sidebar starts on the Tool tab: %s" % sorted(drawn))
+    check(not any(sidebar_shows(name) for name in OUR_PANELS), "the MeshGPT panels are not drawn before the click")
+    check(bpy.app.use_event_simulate, "Blender runs with --enable-event-simulate (needed to click from a script)")
+    # The tabs are drawn as a vertical strip along the sidebar's right edge, MeshGPT last (below Item, Tool and
+    # View). Their lengths follow the label text, so the click walks down the strip until the MeshGPT panels show.
+    window, area, region = sidebar()
+    state["tab_x"] = region.x + region.width - max(4, round(10 * bpy.context.preferences.system.ui_scale))
+    state["tab_y"] = region.y + region.height - 8
+    state["tab_bottom"] = region.y + region.height // 3
+    state["clicks"] = 0
+    return 0.1
+
+
+def click(window, x, y):
+    window.event_simulate(type="MOUSEMOVE", value="NOTHING", x=x, y=y)
+    window.event_simulate(type="LEFTMOUSE", value="PRESS", x=x, y=y)
+    window.event_simulate(type="LEFTMOUSE", value="RELEASE", x=x, y=y)
+
+
+@step
+def click_meshgpt_tab():
+    if all(sidebar_shows(name) for name in OUR_PANELS):
+        return 0.5
+    if state["tab_y"] <= state["tab_bottom"]:
+        check(False, "a click on the sidebar's tab strip opened the MeshGPT tab (%d clicks)" % state["clicks"])
+        return 0.1
+    window, area, region = sidebar()
+    drawn.clear()
+    click(window, state["tab_x"], state["tab_y"])
+    state["clicks"] += 1
+    state["tab_y"] -= 12  # shorter than any tab, so none is skipped
+    region.tag_redraw()
+    return -0.1  # look again once the sidebar has redrawn
+
+
+# Drag the sidebar's left edge to the left, as a user would, so that its labels are not cut short: one event per
+# tick, as Blender finds the edge's action zone on a mouse move before the press.
+DRAG = [("MOUSEMOVE", "NOTHING", 0)] * 2 + [("LEFTMOUSE", "PRESS", 0)] + \
+    [("MOUSEMOVE", "NOTHING", -15 * i) for i in range(1, 9)] + [("LEFTMOUSE", "RELEASE", -120)]
+
+
+@step
+def widen_sidebar():
+    window, area, region = sidebar()
+    if "drag" not in state:
+        state["sidebar_width"] = region.width
+        state["drag"] = list(DRAG)
+        state["drag_at"] = (region.x + 5, region.y + region.height // 2)  # inside the edge's action zone
+    if not state["drag"]:
+        check(region.width >= state["sidebar_width"] + 100,
+              "dragging its edge widened the sidebar: %d -> %d pixels" % (state["sidebar_width"], region.width))
+        return 0.3
+    kind, value, dx = state["drag"].pop(0)
+    x, y = state["drag_at"]
+    window.event_simulate(type=kind, value=value, x=x + dx, y=y)
+    return -0.05
+
+
+@step
+def sidebar_on_meshgpt_tab():
+    # Redraw from scratch and look at what the sidebar draws now: the MeshGPT tab, not the Tool tab.
+    drawn.clear()
+    sidebar()[2].tag_redraw()
+    return 0.5
+
+
+@step
+def check_meshgpt_tab():
+    print("TAB clicks along the strip: %d, at x=%d y=%d" % (state["clicks"], state["tab_x"], state["tab_y"] + 12))
+    for name in OUR_PANELS:
+        check(sidebar_shows(name), "the sidebar draws %s (its MeshGPT tab is open)" % name)
+    check(not sidebar_shows(TOOL_PANEL), "the sidebar no longer draws the Tool tab's panels")
+    return 0.5
 
 
 @step
@@ -238,7 +354,7 @@ def finish():
     check(os.path.isfile(SHOT) and os.path.getsize(SHOT) > 10000, "the screenshot is saved: %s" % SHOT)
     image = bpy.data.images.load(SHOT)
     check(image.size[0] >= 800 and image.size[1] >= 600, "it shows a whole window: %s" % list(image.size))
-    print("SCREENSHOT", SHOT)
+    print("SCREENSHOT", SHOT, "after %.1f s" % (time.monotonic() - STARTED))
     if common.failures:
         print("%d check(s) failed:\n  %s" % (len(common.failures), "\n  ".join(common.failures)))
         os._exit(1)  # a timer cannot make --python-exit-code fire
@@ -265,5 +381,6 @@ def watchdog():
     os._exit(1)
 
 
+STARTED = time.monotonic()
 bpy.app.timers.register(run, first_interval=1.0)
 bpy.app.timers.register(watchdog, first_interval=110.0)  # ctest stops it at 120 s
