@@ -4,11 +4,15 @@
 #include "mesh/mesh_alloc.h"
 #include "model/config_json.h"
 #include "train/train_loop.h"
+#include "model/model_write.h"
 #include "train/train_models.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <errno.h>
 #include <time.h>
 
 mg_bench_train_params mg_bench_train_default_params(void)
@@ -137,11 +141,32 @@ mg_status mg_bench_train(mg_context *context, const mg_bench_train_params *param
                          params->faces, config.autoencoder.max_faces);
     bool transformer = params->kind == MG_TRAIN_TRANSFORMER;
     mg_trainable *model = NULL;
+    /* The transformer trains over a frozen autoencoder read from a model file: a random one, written to a
+     * temporary file that is removed at once after loading. */
+    char ae_path[] = "/tmp/meshgpt-bench-train-XXXXXX";
+    bool have_ae_file = false;
+    if (status == MG_OK && transformer) {
+        int fd = mkstemp(ae_path);
+        if (fd < 0)
+            status = mg_fail(diag, MG_ERR_IO, "mg_bench_train: cannot make a temporary file in /tmp: %s",
+                             strerror(errno));
+        else {
+            close(fd);
+            have_ae_file = true;
+            mg_model_config ae_only = config;
+            ae_only.has_transformer = false;
+            ae_only.transformer_json = NULL;
+            status = mg_model_write_random(ae_path, &ae_only, (uint32_t)params->seed + 1, 0.1f, MG_ST_F32, diag);
+        }
+    }
     if (status == MG_OK) {
-        mg_train_model_source source = {.config = &config, .seed = params->seed, .ema = !transformer};
+        mg_train_model_source source = {.config = &config, .seed = params->seed, .ema = !transformer,
+                                        .autoencoder = transformer ? ae_path : NULL};
         status = transformer ? mg_train_create_transformer(context, &source, &model, diag)
                              : mg_train_create_autoencoder(context, &source, &model, diag);
     }
+    if (have_ae_file)
+        remove(ae_path);
     mg_train_dataset data;
     memset(&data, 0, sizeof data);
     if (status == MG_OK)

@@ -1,5 +1,6 @@
 /* Matmul backward and column sums, in double. */
 #include "ops/ref/grad_ref.h"
+#include "ops/ref/parallel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,52 +13,72 @@ static void unpack_b(mg_ref_param b, size_t base, size_t n, size_t k, bool trans
             dst[kk * n + j] = mg_ref_param_at(b, transposed ? base + j * k + kk : base + kk * n + j);
 }
 
+typedef struct backward_job {
+    size_t m, n, k, rows;   /* rows: of a and d_out per b matrix (batch * m for a shared b, else m) */
+    const float *a, *d_out, *b_rows;
+    bool b_broadcast;
+    float *d_a;
+    double *acc;            /* [groups, k, n] */
+} backward_job;
+
+/* d_a rows [begin, end) of the flattened [batch * m, k]: d_a[r, kk] = d_out[r, :] . B[kk, :]. */
+static void d_a_rows(size_t begin, size_t end, void *context)
+{
+    const backward_job *job = context;
+    for (size_t r = begin; r < end; r++) {
+        const float *g = job->d_out + r * job->n;
+        const float *b = job->b_rows + (job->b_broadcast ? 0 : (r / job->m) * job->k * job->n);
+        for (size_t kk = 0; kk < job->k; kk++)
+            job->d_a[r * job->k + kk] = (float)mg_ref_dot(g, b + kk * job->n, job->n);
+    }
+}
+
+/* acc rows [begin, end) of the flattened [groups * k, n]: sum over r, in order, of a[r, kk] * d_out[r, :]. */
+static void d_b_rows(size_t begin, size_t end, void *context)
+{
+    const backward_job *job = context;
+    for (size_t item = begin; item < end; item++) {
+        const size_t gi = item / job->k, kk = item % job->k;
+        double *dst = job->acc + item * job->n;
+        for (size_t r = 0; r < job->rows; r++) {
+            const double av = job->a[(gi * job->rows + r) * job->k + kk];
+            const float *g = job->d_out + (gi * job->rows + r) * job->n;
+            for (size_t j = 0; j < job->n; j++)
+                dst[j] += av * (double)g[j];
+        }
+    }
+}
+
 bool mg_ref_matmul_backward(size_t batch, size_t m, size_t n, size_t k, const float *a, mg_ref_param b,
                             bool b_transposed, bool b_broadcast, const float *d_out, float *d_a, float *d_b,
                             float *d_bias)
 {
-    float *b_rows = d_a ? malloc(k * n * sizeof *b_rows) : NULL;
-    double *acc = d_b ? malloc(k * n * sizeof *acc) : NULL;
+    const size_t copies = b_broadcast ? 1 : batch;
+    /* One accumulator per b matrix: all batches for a shared b, else one per batch. */
+    const size_t groups = b_broadcast ? 1 : batch, rows = b_broadcast ? batch * m : m;
+    const size_t b_size = copies * k * n, acc_size = groups * k * n;
+    float *b_rows = d_a ? malloc((b_size > 0 ? b_size : 1) * sizeof *b_rows) : NULL;
+    double *acc = d_b ? calloc(acc_size > 0 ? acc_size : 1, sizeof *acc) : NULL;
     if ((d_a && !b_rows) || (d_b && !acc)) {
         free(b_rows);
         free(acc);
         return false;
     }
+    backward_job job = {m, n, k, rows, a, d_out, b_rows, b_broadcast, d_a, acc};
+    const double cost = (double)batch * (double)m * (double)n * (double)k;
     if (d_a) {
-        for (size_t bi = 0; bi < batch; bi++) {
-            if (bi == 0 || !b_broadcast)
-                unpack_b(b, b_broadcast ? 0 : bi * k * n, n, k, b_transposed, b_rows);
-            for (size_t i = 0; i < m; i++) {
-                const float *g = d_out + (bi * m + i) * n;
-                for (size_t kk = 0; kk < k; kk++) {
-                    const float *brow = b_rows + kk * n;
-                    double sum = 0.0;
-                    for (size_t j = 0; j < n; j++)
-                        sum += (double)g[j] * (double)brow[j];
-                    d_a[(bi * m + i) * k + kk] = (float)sum;
-                }
-            }
-        }
+        for (size_t c = 0; c < copies; c++)
+            unpack_b(b, c * k * n, n, k, b_transposed, b_rows + c * k * n);
+        mg_ref_parallel_for(batch * m, cost, d_a_rows, &job);
     }
     if (d_b) {
-        /* One accumulator per b matrix: all batches for a shared b, else one per batch. */
-        size_t groups = b_broadcast ? 1 : batch, rows = b_broadcast ? batch * m : m;
+        mg_ref_parallel_for(groups * k, cost, d_b_rows, &job);
         for (size_t gi = 0; gi < groups; gi++) {
-            memset(acc, 0, k * n * sizeof *acc);
-            for (size_t r = 0; r < rows; r++) {
-                const float *arow = a + (gi * rows + r) * k;
-                const float *g = d_out + (gi * rows + r) * n;
-                for (size_t kk = 0; kk < k; kk++) {
-                    double av = arow[kk];
-                    double *dst = acc + kk * n;
-                    for (size_t j = 0; j < n; j++)
-                        dst[j] += av * (double)g[j];
-                }
-            }
             float *out = d_b + gi * k * n;
+            const double *g_acc = acc + gi * k * n;
             for (size_t kk = 0; kk < k; kk++)
                 for (size_t j = 0; j < n; j++)
-                    out[b_transposed ? j * k + kk : kk * n + j] += (float)acc[kk * n + j];
+                    out[b_transposed ? j * k + kk : kk * n + j] += (float)g_acc[kk * n + j];
         }
     }
     if (d_bias)

@@ -1,6 +1,7 @@
 #include "ops/ref/ref_ops.h"
 
 #include "core/half.h"
+#include "ops/ref/parallel.h"
 
 #include <stdlib.h>
 
@@ -11,34 +12,55 @@ float mg_ref_param_at(mg_ref_param p, size_t index)
     return ((const float *)p.data)[index];
 }
 
-/* One row of B^T (length k) or column of B, as f32, for a contiguous inner loop. */
-static void gather_column(mg_ref_param b, size_t base, size_t n_index, size_t n, size_t k, bool transposed, float *dst)
+/* B of every batch (one for a shared b) as f32 B^T [n, k]: each output is then one contiguous dot product. */
+static void unpack_columns(mg_ref_param b, size_t base, size_t n, size_t k, bool transposed, float *dst)
 {
-    for (size_t i = 0; i < k; i++)
-        dst[i] = mg_ref_param_at(b, transposed ? base + n_index * k + i : base + i * n + n_index);
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < k; i++)
+            dst[j * k + i] = mg_ref_param_at(b, transposed ? base + j * k + i : base + i * n + j);
+}
+
+typedef struct matmul_job {
+    size_t m, n, k;
+    const float *a, *columns;
+    bool b_broadcast;
+    mg_ref_param bias;
+    float *out;
+} matmul_job;
+
+#define COLUMN_BLOCK 64 /* outputs per work item: lets one-row products (decoding) spread over threads too */
+
+/* Work items [begin, end): item = (row of the flattened [batch * m, n] output, block of COLUMN_BLOCK columns). */
+static void matmul_items(size_t begin, size_t end, void *context)
+{
+    const matmul_job *job = context;
+    const size_t blocks = (job->n + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+    for (size_t item = begin; item < end; item++) {
+        const size_t r = item / blocks, j0 = (item % blocks) * COLUMN_BLOCK;
+        const size_t j1 = j0 + COLUMN_BLOCK < job->n ? j0 + COLUMN_BLOCK : job->n;
+        const float *row = job->a + r * job->k;
+        const float *columns = job->columns + (job->b_broadcast ? 0 : (r / job->m) * job->n * job->k);
+        for (size_t j = j0; j < j1; j++) {
+            double bias_j = job->bias.data ? mg_ref_param_at(job->bias, j) : 0.0;
+            job->out[r * job->n + j] = (float)(mg_ref_dot(row, columns + j * job->k, job->k) + bias_j);
+        }
+    }
 }
 
 void mg_ref_matmul(size_t batch, size_t m, size_t n, size_t k, const float *a, mg_ref_param b, bool b_transposed,
                    bool b_broadcast, mg_ref_param bias, float *out)
 {
-    float *column = malloc(k * sizeof *column);
-    if (!column)
+    /* An f32 b in PyTorch's Linear layout [n, k] already is B^T: used in place (decoding multiplies one row by
+     * every weight, where a copy would cost as much as the product). */
+    const bool in_place = b_transposed && !b.is_f16;
+    const size_t copies = b_broadcast ? 1 : batch, total = in_place ? 0 : copies * n * k;
+    float *copy = total > 0 ? malloc(total * sizeof *copy) : NULL;
+    if (total > 0 && !copy)
         return; /* callers check allocation before calling: unreachable in practice */
-    for (size_t bi = 0; bi < batch; bi++) {
-        const float *a_batch = a + bi * m * k;
-        size_t b_base = b_broadcast ? 0 : bi * k * n;
-        float *out_batch = out + bi * m * n;
-        for (size_t j = 0; j < n; j++) {
-            gather_column(b, b_base, j, n, k, b_transposed, column);
-            double bias_j = bias.data ? mg_ref_param_at(bias, j) : 0.0;
-            for (size_t i = 0; i < m; i++) {
-                const float *row = a_batch + i * k;
-                double sum = 0.0;
-                for (size_t p = 0; p < k; p++)
-                    sum += (double)row[p] * (double)column[p];
-                out_batch[i * n + j] = (float)(sum + bias_j);
-            }
-        }
-    }
-    free(column);
+    for (size_t c = 0; copy && c < copies; c++)
+        unpack_columns(b, c * k * n, n, k, b_transposed, copy + c * n * k);
+    matmul_job job = {m, n, k, a, in_place ? (const float *)b.data : copy, b_broadcast, bias, out};
+    const size_t blocks = (n + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+    mg_ref_parallel_for(batch * m * blocks, (double)batch * (double)m * (double)n * (double)k, matmul_items, &job);
+    free(copy);
 }

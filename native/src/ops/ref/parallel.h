@@ -1,0 +1,22 @@
+/*
+ * The CPU reference's only parallelism: a range of independent items split
+ * over a few threads. Each item is computed by the same code whatever the
+ * thread count, so results never depend on it (the reference stays a
+ * deterministic oracle). MESHGPT_CPU_THREADS caps the threads (1: none).
+ */
+#ifndef MG_OPS_REF_PARALLEL_H
+#define MG_OPS_REF_PARALLEL_H
+
+#include <stddef.h>
+
+typedef void (*mg_ref_range_fn)(size_t begin, size_t end, void *context);
+
+/* Runs fn over [0, count) in contiguous chunks; `cost` estimates the work of the whole range in multiply-adds,
+ * and small ranges run on the calling thread. */
+void mg_ref_parallel_for(size_t count, double cost, mg_ref_range_fn fn, void *context);
+
+/* sum a[i] * b[i] for i < n, accumulated in double over four interleaved partial sums (summed in a fixed
+ * order at the end): the dot product of every reference matmul. */
+double mg_ref_dot(const float *a, const float *b, size_t n);
+
+#endif
