@@ -15,6 +15,16 @@ if(MG_CJSON_LIBRARY)
         COMMAND ${CMAKE_COMMAND} -E copy ${MG_CJSON_REAL} ${MG_ADDON_STAGE}/meshgpt/lib/libcjson.so.1)
 endif()
 
+# The shipped default model, where the add-on looks for it (meshgpt/assets/models/).
+set(MG_DEFAULT_MODEL ${PROJECT_SOURCE_DIR}/assets/models/meshgpt-default.safetensors)
+set(MG_ADDON_MODEL_DEPENDS)
+if(EXISTS ${MG_DEFAULT_MODEL})
+    list(APPEND MG_ADDON_EXTRA_COMMANDS
+        COMMAND ${CMAKE_COMMAND} -E make_directory ${MG_ADDON_STAGE}/meshgpt/assets/models
+        COMMAND ${CMAKE_COMMAND} -E copy ${MG_DEFAULT_MODEL} ${MG_ADDON_STAGE}/meshgpt/assets/models/)
+    set(MG_ADDON_MODEL_DEPENDS ${MG_DEFAULT_MODEL})
+endif()
+
 add_custom_command(OUTPUT ${MG_ADDON_ZIP}
     COMMAND ${CMAKE_COMMAND} -E rm -rf ${MG_ADDON_STAGE}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${MG_ADDON_STAGE}/meshgpt/lib
@@ -23,7 +33,7 @@ add_custom_command(OUTPUT ${MG_ADDON_ZIP}
     ${MG_ADDON_EXTRA_COMMANDS}
     COMMAND ${CMAKE_COMMAND} -E rm -f ${MG_ADDON_ZIP}
     COMMAND ${CMAKE_COMMAND} -E chdir ${MG_ADDON_STAGE} ${CMAKE_COMMAND} -E tar cf ${MG_ADDON_ZIP} --format=zip meshgpt
-    DEPENDS ${MG_ADDON_FILES} meshgpt
+    DEPENDS ${MG_ADDON_FILES} meshgpt ${MG_ADDON_MODEL_DEPENDS}
     COMMENT "Packing the Blender add-on: meshgpt-addon.zip"
     VERBATIM)
 add_custom_target(meshgpt_addon ALL DEPENDS ${MG_ADDON_ZIP})

@@ -23,6 +23,10 @@ mg_context *cli_open_context(const cli_common *common);
  * returns 1 on failure. */
 int cli_write_mesh(const char *path, const mg_mesh *mesh, bool weld);
 
+/* When *model_path is NULL, points it at the shipped default model (mg_default_model_path); prints why and returns
+ * false when there is none. */
+bool cli_default_model(const char **model_path);
+
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_bench_tokenize(int argc, char **argv);

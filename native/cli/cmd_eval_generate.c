@@ -22,7 +22,7 @@ typedef struct generate_args {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: meshgpt eval generate -m MODEL --data DIR (--text-encoder DIR | --text-embedding F.npy) [options]\n"
+            "usage: meshgpt eval generate [-m MODEL] --data DIR [--text-encoder DIR | --text-embedding F.npy] [options]\n"
             "\n"
             "For each class of the data set (labels.json in DIR: shapes the model was not trained on), generates\n"
             "samples from the class's prompt (\"a cylinder\", ...) and reports the valid share (no degenerate or\n"
@@ -97,6 +97,8 @@ static int parse(int argc, char **argv, generate_args *a)
         if (rc != 0)
             return rc;
     }
+    if (a->data_dir && !cli_default_model(&a->model_path))
+        return 1;
     if (!a->model_path || !a->data_dir) {
         fprintf(stderr, "meshgpt eval generate: give a model (-m) and a data set (--data DIR)\n");
         return 2;

@@ -21,7 +21,7 @@ typedef struct tokenizer_args {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: meshgpt eval tokenizer -m MODEL --data DIR [options]\n"
+            "usage: meshgpt eval tokenizer [-m MODEL] --data DIR [options]\n"
             "\n"
             "Tokenizes and decodes every mesh of a data set (labels.json or captions.json in DIR; use shapes\n"
             "the model was not trained on) and reports, per class and in total: faces recovered exactly (every\n"
@@ -122,6 +122,8 @@ static int parse(int argc, char **argv, tokenizer_args *a)
         if (rc != 0)
             return rc;
     }
+    if (a->data_dir && !cli_default_model(&a->model_path))
+        return 1;
     if (!a->model_path || !a->data_dir) {
         fprintf(stderr, "meshgpt eval tokenizer: give a model (-m) and a data set (--data DIR)\n");
         return 2;

@@ -24,9 +24,10 @@ typedef struct generate_args {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: meshgpt generate [\"TEXT\"] -m MODEL -o OUT.obj [options]\n"
+            "usage: meshgpt generate [\"TEXT\"] [-m MODEL] -o OUT.obj [options]\n"
             "\n"
-            "Generates meshes with a MeshTransformer model and decodes them with its autoencoder.\n"
+            "Generates meshes with a MeshTransformer model and decodes them with its autoencoder. Without -m,\n"
+            "the model shipped with the project (see mg_default_model_path; MESHGPT_DEFAULT_MODEL overrides).\n"
             "A text-conditioned model needs the text: a prompt (encoded by the model's built-in text encoder,\n"
             "or by --text-encoder DIR), or --text-embedding.\n"
             "  --text-encoder DIR      Hugging Face BERT folder (config.json, vocab.txt, model.safetensors);\n"
@@ -172,6 +173,8 @@ static int parse_args(int argc, char **argv, generate_args *a)
         if (rc != 0)
             return rc;
     }
+    if (a->output && !cli_default_model(&a->model_path))
+        return 1;
     if (!a->model_path || !a->output) {
         fprintf(stderr, "meshgpt generate: give a model (-m) and an output file (-o)\n\n");
         usage(stderr);

@@ -8,7 +8,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: meshgpt score TOKENS.json -m MODEL [\"TEXT\" [--text-encoder DIR] | --text-embedding F.npy]\n"
+    fprintf(out, "usage: meshgpt score TOKENS.json [-m MODEL] [\"TEXT\" [--text-encoder DIR] | --text-embedding F.npy]\n"
                  "                    [--logits-out LOGITS.npy] [-d DEVICE]\n"
                  "\n"
                  "Prints the MeshTransformer's mean cross-entropy on the tokens with EOS appended\n"
@@ -52,6 +52,8 @@ int cmd_score(int argc, char **argv)
             return 2;
         }
     }
+    if (tokens_path && !cli_default_model(&model_path))
+        return 1;
     if (!tokens_path || !model_path) {
         fprintf(stderr, "meshgpt score: give a token file and a model (-m)\n\n");
         usage(stderr);

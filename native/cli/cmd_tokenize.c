@@ -19,7 +19,7 @@ typedef struct tokenizer_args {
 static void usage(FILE *out, const char *command)
 {
     if (strcmp(command, "tokenize") == 0)
-        fprintf(out, "usage: meshgpt tokenize IN.obj -m MODEL -o TOKENS.json [--preprocess model|none] [-d DEVICE]\n"
+        fprintf(out, "usage: meshgpt tokenize IN.obj [-m MODEL] -o TOKENS.json [--preprocess model|none] [-d DEVICE]\n"
                      "\n"
                      "Turns a mesh (OBJ, PLY, STL, glTF/GLB) into MeshGPT tokens: face_size x levels per face.\n"
                      "  --preprocess model  normalize, merge vertices and order faces as the model's config says\n"
@@ -27,12 +27,12 @@ static void usage(FILE *out, const char *command)
                      "  --preprocess none   take the mesh exactly as given, only discretized (what\n"
                      "                      meshgpt-pytorch's tokenize does)\n");
     else if (strcmp(command, "decode") == 0)
-        fprintf(out, "usage: meshgpt decode TOKENS.json -m MODEL -o OUT.obj [--no-weld] [-d DEVICE]\n"
+        fprintf(out, "usage: meshgpt decode TOKENS.json [-m MODEL] -o OUT.obj [--no-weld] [-d DEVICE]\n"
                      "\n"
                      "Turns tokens back into a mesh. Faces with missing tokens are left out; corners at the same\n"
                      "position are merged into one vertex unless --no-weld is given.\n");
     else
-        fprintf(out, "usage: meshgpt reconstruct IN.obj -m MODEL -o OUT.obj [--preprocess model|none] [-d DEVICE]\n"
+        fprintf(out, "usage: meshgpt reconstruct IN.obj [-m MODEL] -o OUT.obj [--preprocess model|none] [-d DEVICE]\n"
                      "\n"
                      "Tokenizes a mesh and decodes the tokens again, writes the result and prints how far\n"
                      "each decoded corner is from the input (after preprocessing) and the share of faces\n"
@@ -80,6 +80,8 @@ static int parse_args(int argc, char **argv, const char *command, tokenizer_args
             return 2;
         }
     }
+    if (args->input && args->output && !cli_default_model(&args->model_path))
+        return 1;
     if (!args->input || !args->model_path || !args->output) {
         fprintf(stderr, "meshgpt %s: give an input file, a model (-m) and an output file (-o)\n\n", command);
         usage(stderr, command);

@@ -103,6 +103,20 @@ int cli_write_mesh(const char *path, const mg_mesh *mesh, bool weld)
     return 0;
 }
 
+bool cli_default_model(const char **model_path)
+{
+    static char path[4096];
+    if (*model_path)
+        return true;
+    char error[3000];
+    if (mg_default_model_path(path, sizeof path, error, sizeof error) != MG_OK) {
+        fprintf(stderr, "meshgpt: no model given (-m MODEL) and %s\n", error);
+        return false;
+    }
+    *model_path = path;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

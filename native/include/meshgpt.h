@@ -330,6 +330,15 @@ typedef struct mg_model mg_model;
  * or mis-shaped. Weights are uploaded to the context's device once.
  */
 MG_API mg_status mg_model_load(mg_context *context, const char *path, mg_model **out_model);
+/*
+ * The model shipped with the project (text to mesh with a built-in text
+ * encoder): its file is looked for at $MESHGPT_DEFAULT_MODEL when set, else
+ * beside the library (an installed share/meshgpt/models/, or the Blender
+ * add-on's assets/models/), in the install folder and in the source tree the
+ * library was built from. MG_ERR_IO with the places tried when none has it.
+ */
+MG_API mg_status mg_default_model_path(char *path_buffer, size_t path_buffer_size, char *error_buffer,
+                                       size_t error_buffer_size);
 MG_API void mg_model_free(mg_model *model);
 /* The model's configuration as JSON (owned by the model). */
 MG_API const char *mg_model_config_json(const mg_model *model);

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# meshgpt train autoencoder and train transformer end to end, on one device: a small data set of primitives,
+# a tiny config, a few steps; the checkpoints load as models, resume continues, the transformer (with the
+# built-in text encoder made from the captions) generates from a prompt, and bad input is refused clearly.
+#   tests/cli/train.sh MESHGPT_BINARY WORK_DIR DEVICE
+set -euo pipefail
+cli=$1 work=$2 device=$3
+rm -rf "$work"
+mkdir -p "$work"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+"$cli" dataset primitives -o "$work/data" --count 19 --seed 2 >/dev/null
+cat >"$work/config.json" <<'JSON'
+{"autoencoder_kwargs": {"num_discrete_coors": 64, "dim_codebook": 16, "codebook_size": 256, "num_quantizers": 2,
+ "encoder_dims_through_depth": [16, 32], "decoder_dims_through_depth": [16, 32], "dim_coor_embed": 8,
+ "dim_area_embed": 4, "dim_normal_embed": 4, "dim_angle_embed": 4, "attn_encoder_depth": 0, "attn_decoder_depth": 0},
+ "transformer_kwargs": {"dim": 32, "max_seq_len": 1500, "attn_depth": 1, "attn_heads": 2, "attn_dim_head": 16,
+ "fine_attn_depth": 1, "coarse_pre_gateloop_depth": 1, "fine_pre_gateloop_depth": 0, "condition_on_text": true,
+ "dim_text": 16}}
+JSON
+common=(--config "$work/config.json" --batch 2 --warmup 1 --val-every 2 --val-fraction 0.1 -d "$device")
+
+out=$("$cli" train autoencoder --data "$work/data" -o "$work/ae.safetensors" --steps 2 "${common[@]}" 2>&1) ||
+    fail "train autoencoder exited with $?: $out"
+[[ "$out" == *"validation loss"* ]] || fail "no validation loss in: $out"
+[ -s "$work/ae.loss.svg" ] || fail "no loss curve beside the autoencoder"
+# Resume: two more steps continue from step 2.
+out=$("$cli" train autoencoder --data "$work/data" -o "$work/ae.safetensors" --steps 4 --resume "${common[@]}" 2>&1) ||
+    fail "resume exited with $?: $out"
+[[ "$out" == *"(step 4)"* ]] || fail "resume did not reach step 4: $out"
+"$cli" info "$work/ae.safetensors" | grep -q "check: OK" || fail "the autoencoder checkpoint does not load as a model"
+
+out=$("$cli" train transformer --data "$work/data" --autoencoder "$work/ae.safetensors" -o "$work/tf.safetensors" \
+    --steps 2 "${common[@]}" 2>&1) || fail "train transformer exited with $?: $out"
+info=$("$cli" info "$work/tf.safetensors")
+[[ "$info" == *"built-in BERT: 0 layers, width 16"* ]] || fail "no built-in text encoder: $info"
+out=$("$cli" generate "a tall cylinder" -m "$work/tf.safetensors" -o "$work/gen.obj" --max-faces 4 --seed 1 \
+    --preview -d "$device") || fail "generate from the trained model exited with $?"
+[[ "$out" == *"preview in"* ]] || fail "generate printed: $out"
+
+# Bad input: an empty folder, a transformer without its autoencoder.
+mkdir -p "$work/empty"
+if out=$("$cli" train autoencoder --data "$work/empty" -o "$work/x.safetensors" "${common[@]}" 2>&1); then
+    fail "an empty folder was accepted"
+fi
+[[ "$out" == *"no mesh files"* || "$out" == *"empty"* ]] || fail "empty folder message: $out"
+if out=$("$cli" train transformer --data "$work/data" -o "$work/y.safetensors" "${common[@]}" 2>&1); then
+    fail "a new transformer without an autoencoder was accepted"
+fi
+[[ "$out" == *"autoencoder"* ]] || fail "missing autoencoder message: $out"
+echo "cli train ($device): ok"
