@@ -7,19 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OK(call)                                                                                                   \
-    do {                                                                                                           \
-        mg_status ok_status_ = (call);                                                                             \
-        if (ok_status_ != MG_OK)                                                                                   \
-            return ok_status_;                                                                                     \
-    } while (0)
-#define NEED(store, ...)                                                                                           \
-    do {                                                                                                           \
-        const void *need_[] = {__VA_ARGS__};                                                                       \
-        for (size_t need_i_ = 0; need_i_ < sizeof need_ / sizeof need_[0]; need_i_++)                             \
-            if (!need_[need_i_])                                                                                   \
-                return (store)->status != MG_OK ? (store)->status : MG_ERR_INTERNAL;                               \
-    } while (0)
 
 /* The transposed CSR list of a gather_mean (for its backward), uploaded. */
 static mg_status transpose_list(mg_context *ctx, ae_store *s, const int32_t *offsets, size_t m_count,

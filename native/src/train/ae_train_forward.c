@@ -11,20 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OK(call)                                                                                                   \
-    do {                                                                                                           \
-        mg_status ok_status_ = (call);                                                                             \
-        if (ok_status_ != MG_OK)                                                                                   \
-            return ok_status_;                                                                                     \
-    } while (0)
-/* A NULL from the store (or a missing parameter) is the store's or the context's error. */
-#define NEED(store, ...)                                                                                           \
-    do {                                                                                                           \
-        const void *need_[] = {__VA_ARGS__};                                                                       \
-        for (size_t need_i_ = 0; need_i_ < sizeof need_ / sizeof need_[0]; need_i_++)                             \
-            if (!need_[need_i_])                                                                                   \
-                return (store)->status != MG_OK ? (store)->status : MG_ERR_INTERNAL;                               \
-    } while (0)
 
 mg_lfq_loss_params ae_lfq_params(const mg_ae_config *config)
 {

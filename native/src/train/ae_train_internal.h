@@ -122,4 +122,19 @@ bool ae_lfq_projects(const mg_ae_config *config);
 /* Fresh values as torch initialises each layer kind, from `seed`. */
 mg_status ae_init_fresh(ae_train *t, const mg_weight_spec *specs, size_t count, uint64_t seed);
 
+/* Early returns of the training passes: a failed op, or a NULL from the store (its error, or a bug). */
+#define OK(call)                                                                                                   \
+    do {                                                                                                           \
+        mg_status ok_status_ = (call);                                                                             \
+        if (ok_status_ != MG_OK)                                                                                   \
+            return ok_status_;                                                                                     \
+    } while (0)
+#define NEED(store, ...)                                                                                           \
+    do {                                                                                                           \
+        const void *need_[] = {__VA_ARGS__};                                                                       \
+        for (size_t need_i_ = 0; need_i_ < sizeof need_ / sizeof need_[0]; need_i_++)                             \
+            if (!need_[need_i_])                                                                                   \
+                return (store)->status != MG_OK ? (store)->status : MG_ERR_INTERNAL;                               \
+    } while (0)
+
 #endif

@@ -18,20 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(expr)                                                                                                \
-    do {                                                                                                           \
-        status = (expr);                                                                                           \
-        if (status != MG_OK)                                                                                       \
-            goto done;                                                                                             \
-    } while (0)
 
-#define HAVE(tensor)                                                                                               \
-    do {                                                                                                           \
-        if (!(tensor)) {                                                                                           \
-            status = arena->status != MG_OK ? arena->status : MG_ERR_OUT_OF_MEMORY;                                \
-            goto done;                                                                                             \
-        }                                                                                                          \
-    } while (0)
 
 #define NORM_EPS 1e-5f
 #define GATELOOP_EPS 1e-12f

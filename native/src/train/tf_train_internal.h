@@ -127,4 +127,19 @@ void tft_text_cache_free(tf_train *t);
 void tft_init_values(const char *name, int ndim, const int64_t *shape, size_t fan_in, mg_rng *rng, float *values,
                      size_t count);
 
+/* Exits to `done` of the training passes (they keep `status` and an `arena`): a failed op, or a NULL tensor. */
+#define CHECK(expr)                                                                                                \
+    do {                                                                                                           \
+        status = (expr);                                                                                           \
+        if (status != MG_OK)                                                                                       \
+            goto done;                                                                                             \
+    } while (0)
+#define HAVE(tensor)                                                                                               \
+    do {                                                                                                           \
+        if (!(tensor)) {                                                                                           \
+            status = arena->status != MG_OK ? arena->status : MG_ERR_OUT_OF_MEMORY;                                \
+            goto done;                                                                                             \
+        }                                                                                                          \
+    } while (0)
+
 #endif

@@ -19,20 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(expr)                                                                                                \
-    do {                                                                                                           \
-        status = (expr);                                                                                           \
-        if (status != MG_OK)                                                                                       \
-            goto done;                                                                                             \
-    } while (0)
 
-#define HAVE(tensor)                                                                                               \
-    do {                                                                                                           \
-        if (!(tensor)) {                                                                                           \
-            status = arena->status != MG_OK ? arena->status : MG_ERR_OUT_OF_MEMORY;                                \
-            goto done;                                                                                             \
-        }                                                                                                          \
-    } while (0)
 
 /* ---- the frozen encoder's cache ---- */
 
