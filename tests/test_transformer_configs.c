@@ -8,6 +8,8 @@
  */
 #include "model/tf_generate.h"
 #include "model/tf_weights.h"
+#include "model/model.h"
+#include "model/model_write.h"
 #include "test_util.h"
 
 #include <criterion/criterion.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct variant {
     bool text, value_residual, learned_mix, fine_cross;
@@ -172,4 +175,61 @@ Test(transformer_configs, fixed_value_mix)
 Test(transformer_configs, unconditional)
 {
     compare_variant((variant){.value_residual = true, .learned_mix = true, .gain_offset = 1.0f});
+}
+
+/* meshgpt-pytorch's defaults parse as they are: max_seq_len 8192 is not a multiple of 6 tokens per face. */
+Test(transformer_configs, upstream_defaults_parse)
+{
+    mg_ae_config ae;
+    mg_ae_config_defaults(&ae);
+    mg_tf_config c;
+    mg_diag diag;
+    mg_diag_init(&diag, NULL, NULL, MG_LOG_NONE);
+    cr_assert_eq(mg_tf_config_parse("{}", &ae, &c, &diag), MG_OK, "%s", diag.last_error);
+    cr_expect_eq(c.max_seq_len, 8192);
+    cr_expect_neq(c.max_seq_len % mg_tf_config_tokens_per_face(&c), 0);
+    mg_diag_destroy(&diag);
+}
+
+/* A position table that is not a whole number of faces (64 positions: 10 faces and 4 tokens): generation
+ * through the public API, with no face limit given, keeps within it in whole faces. */
+Test(transformer_configs, generation_keeps_whole_faces_of_an_odd_table)
+{
+    mg_model_config config = {0};
+    mg_ae_config *ae = &config.autoencoder;
+    mg_ae_config_defaults(ae);
+    ae->dim_coor_embed = ae->dim_area_embed = ae->dim_normal_embed = ae->dim_angle_embed = 4;
+    ae->encoder_depth = 1;
+    ae->encoder_dims[0] = 16;
+    ae->decoder_depth = 1;
+    ae->decoder_dims[0] = 16;
+    ae->dim_codebook = 16;
+    ae->codebook_size = 64;
+    config.has_transformer = true;
+    config.transformer_json = (char *)"{\"dim\":32,\"max_seq_len\":64,\"attn_depth\":1,\"attn_dim_head\":8,"
+                                      "\"attn_heads\":2,\"fine_attn_depth\":1,\"coarse_pre_gateloop_depth\":1,"
+                                      "\"fine_pre_gateloop_depth\":1}";
+    char path[] = "/tmp/mg-odd-table-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    mg_context *ctx = test_cpu_context();
+    cr_assert_eq(mg_model_write_random(path, &config, 9, 0.5f, MG_ST_F32, &ctx->diag), MG_OK, "%s",
+                 ctx->diag.last_error);
+    mg_model *model = NULL;
+    cr_assert_eq(mg_model_load(ctx, path, &model), MG_OK, "%s", mg_context_last_error(ctx));
+    remove(path);
+    mg_generate_params p = mg_generate_default_params();
+    size_t longest = 0;
+    for (uint64_t seed = 0; seed < 4; seed++) {
+        p.seed = seed;
+        mg_tokens tokens;
+        cr_assert_eq(mg_generate(model, &p, NULL, &tokens), MG_OK, "%s", mg_context_last_error(ctx));
+        cr_expect_leq(tokens.num_faces, 10);
+        longest = tokens.num_faces > longest ? tokens.num_faces : longest;
+        mg_tokens_free(&tokens);
+    }
+    cr_log_info("longest generation: %zu faces", longest);
+    mg_model_free(model);
+    test_close(ctx);
 }
