@@ -21,6 +21,19 @@ bpy.context.preferences.view.show_splash = False  # the splash would swallow eve
 prefs = common.install()
 from meshgpt import jobs  # noqa: E402
 
+# The test model is tiny and the CPU backend fast: a run could end before Blender's event loop (slow with software
+# drawing, slower under load) has turned a few times, and then neither growth nor a mid-run Cancel/Esc could be
+# seen. The worker thread waits a little after each face here (test only; the results are unchanged).
+_on_progress = jobs.Job._on_progress
+
+
+def _slow_on_progress(self, faces, tokens):
+    time.sleep(0.03)
+    _on_progress(self, faces, tokens)
+
+
+jobs.Job._on_progress = _slow_on_progress
+
 s = common.use_fixture_model(prefs)
 SHOT = os.path.join(common.WORK, "panel.png")
 if os.path.exists(SHOT):
