@@ -2,6 +2,7 @@
  * The CPU reference's threaded matmuls: results equal a plain double-precision loop written here, and are
  * bit-identical whatever the thread count (MESHGPT_CPU_THREADS), for shapes large enough to be split.
  */
+#include "ops/ref/grad_ae_ref.h"
 #include "ops/ref/grad_ref.h"
 #include "ops/ref/parallel.h"
 #include "ops/ref/ref_ops.h"
@@ -73,4 +74,38 @@ Test(ref_parallel, dot_sums_in_double)
     }
     double want = 1.0 + 1000.0 * (double)1e-8f;
     cr_expect(fabs(mg_ref_dot(x, y, L) - want) < 1e-15, "%.17g vs %.17g", mg_ref_dot(x, y, L), want);
+}
+
+/* conv1d and its backward: the same bits with 1 and 4 threads, and one output against a plain loop. */
+Test(ref_parallel, conv1d_ignores_the_thread_count)
+{
+    enum { B = 2, T = 70, CI = 33, CO = 40, KER = 3 };
+    float *x = malloc(B * T * CI * sizeof *x), *w = malloc(CO * CI * KER * sizeof *w);
+    float *y1 = malloc(B * T * CO * sizeof *y1), *y4 = malloc(B * T * CO * sizeof *y4);
+    float *dx1 = malloc(B * T * CI * sizeof *dx1), *dx4 = malloc(B * T * CI * sizeof *dx4);
+    float *dw1 = calloc(CO * CI * KER, sizeof *dw1), *dw4 = calloc(CO * CI * KER, sizeof *dw4);
+    int32_t mask[B * T];
+    for (int i = 0; i < B * T; i++)
+        mask[i] = i % 11 != 3;
+    test_fill_uniform(x, B * T * CI, 3, -1, 1);
+    test_fill_uniform(w, CO * CI * KER, 4, -1, 1);
+    mg_ref_param wp = {w, false}, none = {NULL, false};
+    setenv("MESHGPT_CPU_THREADS", "1", 1);
+    mg_ref_conv1d(B, T, CI, CO, KER, x, wp, none, mask, y1);
+    mg_ref_conv1d_backward(B, T, CI, CO, KER, x, wp, mask, y1, dx1, dw1, NULL);
+    setenv("MESHGPT_CPU_THREADS", "4", 1);
+    mg_ref_conv1d(B, T, CI, CO, KER, x, wp, none, mask, y4);
+    mg_ref_conv1d_backward(B, T, CI, CO, KER, x, wp, mask, y4, dx4, dw4, NULL);
+    unsetenv("MESHGPT_CPU_THREADS");
+    cr_expect_eq(memcmp(y1, y4, B * T * CO * sizeof *y1), 0);
+    cr_expect_eq(memcmp(dx1, dx4, B * T * CI * sizeof *dx1), 0);
+    cr_expect_eq(memcmp(dw1, dw4, CO * CI * KER * sizeof *dw1), 0);
+    /* out[b=1, t=5, o=7] by hand: taps k read rows t + k - 1 (all unmasked here but row 1*70+3 = 73? t=5 reads
+     * rows 74..76 of the flat list: 74 % 11 = 8, 75 % 11 = 9, 76 % 11 = 10: all real). */
+    double want = 0.0;
+    for (int k = 0; k < KER; k++)
+        for (int i = 0; i < CI; i++)
+            want += (double)w[(7 * CI + i) * KER + k] * (double)x[(1 * T + 5 + k - 1) * CI + i];
+    cr_expect(fabs(y4[(1 * T + 5) * CO + 7] - want) < 1e-5, "%g vs %g", y4[(1 * T + 5) * CO + 7], want);
+    free(x), free(w), free(y1), free(y4), free(dx1), free(dx4), free(dw1), free(dw4);
 }

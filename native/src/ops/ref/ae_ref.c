@@ -1,33 +1,63 @@
 /* The autoencoder's ops: sequence convolution, masked means, CSR gather-mean,
  * column copies and the two quantizers (lookup-free and nearest codebook entry). */
 #include "ops/ref/ref_ops.h"
+#include "ops/ref/parallel.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+typedef struct conv_job {
+    size_t n, ci, co, kernel;
+    const float *x, *taps; /* taps: [co, kernel, ci] f32, each tap's input weights contiguous */
+    mg_ref_param bias;
+    const int32_t *mask;
+    float *out;
+} conv_job;
+
+/* Output rows [begin, end) of the flattened [batch * n, co]. */
+static void conv_rows(size_t begin, size_t end, void *context)
+{
+    const conv_job *j = context;
+    const size_t half = j->kernel / 2;
+    for (size_t r = begin; r < end; r++) {
+        const size_t b = r / j->n, t = r % j->n;
+        for (size_t o = 0; o < j->co; o++) {
+            double sum = j->bias.data ? (double)mg_ref_param_at(j->bias, o) : 0.0;
+            for (size_t k = 0; k < j->kernel; k++) {
+                /* source row t + k - half, zero outside the sequence and where masked */
+                if (t + k < half || t + k - half >= j->n)
+                    continue;
+                size_t row = b * j->n + t + k - half;
+                if (j->mask && j->mask[row] == 0)
+                    continue;
+                sum += mg_ref_dot(j->taps + (o * j->kernel + k) * j->ci, j->x + row * j->ci, j->ci);
+            }
+            j->out[r * j->co + o] = (float)sum;
+        }
+    }
+}
+
+/* weight [co, ci, kernel] (PyTorch) as f32 [co, kernel, ci]; NULL when out of memory. */
+float *mg_ref_conv_taps(mg_ref_param weight, size_t ci, size_t co, size_t kernel)
+{
+    float *taps = malloc((co * ci * kernel > 0 ? co * ci * kernel : 1) * sizeof *taps);
+    for (size_t o = 0; taps && o < co; o++)
+        for (size_t i = 0; i < ci; i++)
+            for (size_t k = 0; k < kernel; k++)
+                taps[(o * kernel + k) * ci + i] = mg_ref_param_at(weight, (o * ci + i) * kernel + k);
+    return taps;
+}
 
 void mg_ref_conv1d(size_t batch, size_t n, size_t ci, size_t co, size_t kernel, const float *x, mg_ref_param weight,
                    mg_ref_param bias, const int32_t *mask, float *out)
 {
-    size_t half = kernel / 2;
-    for (size_t b = 0; b < batch; b++) {
-        for (size_t t = 0; t < n; t++) {
-            for (size_t o = 0; o < co; o++) {
-                double sum = bias.data ? (double)mg_ref_param_at(bias, o) : 0.0;
-                for (size_t k = 0; k < kernel; k++) {
-                    /* source row t + k - half, zero outside the sequence */
-                    if (t + k < half || t + k - half >= n)
-                        continue;
-                    size_t row = b * n + t + k - half;
-                    if (mask && mask[row] == 0)
-                        continue;
-                    const float *xr = x + row * ci;
-                    for (size_t i = 0; i < ci; i++)
-                        sum += (double)mg_ref_param_at(weight, (o * ci + i) * kernel + k) * (double)xr[i];
-                }
-                out[(b * n + t) * co + o] = (float)sum;
-            }
-        }
-    }
+    float *taps = mg_ref_conv_taps(weight, ci, co, kernel);
+    if (!taps)
+        return; /* callers check allocation before calling: unreachable in practice */
+    conv_job job = {n, ci, co, kernel, x, taps, bias, mask, out};
+    mg_ref_parallel_for(batch * n, (double)batch * n * ci * co * kernel, conv_rows, &job);
+    free(taps);
 }
 
 void mg_ref_masked_mean(size_t batch, size_t n, size_t c, const float *x, const int32_t *mask, float eps, float *out)

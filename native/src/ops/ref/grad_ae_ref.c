@@ -1,55 +1,101 @@
 /* The autoencoder's backward ops and reconstruction loss, in plain C (the
  * oracle of the shaders and the CPU backend). */
 #include "ops/ref/grad_ae_ref.h"
+#include "ops/ref/parallel.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+typedef struct conv_grad_job {
+    size_t batch, n, ci, co, kernel;
+    const float *x, *taps, *d_out;
+    const int32_t *mask;
+    float *d_x;
+    double *d_taps; /* [co, kernel, ci] */
+} conv_grad_job;
+
+/* d_x rows [begin, end): out[b, t, o] reads x row s = t + k - half through tap k, so x row s gets
+ * d_out row t = s - k + half through the transposed taps. */
+static void conv_d_x_rows(size_t begin, size_t end, void *context)
+{
+    const conv_grad_job *j = context;
+    const size_t half = j->kernel / 2;
+    double *acc = malloc((j->ci ? j->ci : 1) * sizeof *acc);
+    if (!acc)
+        return; /* only under memory exhaustion (a few KiB): the rows are left as they were */
+    for (size_t row = begin; row < end; row++) {
+        const size_t b = row / j->n, s = row % j->n;
+        float *dx = j->d_x + row * j->ci;
+        memset(acc, 0, j->ci * sizeof *acc);
+        if (!j->mask || j->mask[row] != 0) {
+            for (size_t k = 0; k < j->kernel; k++) {
+                if (s + half < k || s + half - k >= j->n)
+                    continue;
+                const float *dy = j->d_out + (b * j->n + s + half - k) * j->co;
+                for (size_t o = 0; o < j->co; o++) {
+                    const double g = dy[o];
+                    const float *w = j->taps + (o * j->kernel + k) * j->ci;
+                    for (size_t i = 0; i < j->ci; i++)
+                        acc[i] += g * (double)w[i];
+                }
+            }
+        }
+        for (size_t i = 0; i < j->ci; i++)
+            dx[i] = (float)acc[i];
+    }
+    free(acc);
+}
+
+/* d_taps rows [begin, end) of the flattened [co * kernel, ci]: sum over every output row of d_out * x. */
+static void conv_d_w_rows(size_t begin, size_t end, void *context)
+{
+    const conv_grad_job *j = context;
+    const size_t half = j->kernel / 2;
+    for (size_t item = begin; item < end; item++) {
+        const size_t o = item / j->kernel, k = item % j->kernel;
+        double *dst = j->d_taps + item * j->ci;
+        for (size_t b = 0; b < j->batch; b++) {
+            for (size_t t = 0; t < j->n; t++) {
+                if (t + k < half || t + k - half >= j->n)
+                    continue;
+                size_t row = b * j->n + t + k - half;
+                if (j->mask && j->mask[row] == 0)
+                    continue;
+                const double g = j->d_out[(b * j->n + t) * j->co + o];
+                const float *xr = j->x + row * j->ci;
+                for (size_t i = 0; i < j->ci; i++)
+                    dst[i] += g * (double)xr[i];
+            }
+        }
+    }
+}
 
 void mg_ref_conv1d_backward(size_t batch, size_t n, size_t ci, size_t co, size_t kernel, const float *x,
                             mg_ref_param weight, const int32_t *mask, const float *d_out, float *d_x, float *d_weight,
                             float *d_bias)
 {
-    const size_t half = kernel / 2;
-    /* out[b, t, o] reads x row s = t + k - half through tap k, so x row s is read by t = s - k + half. */
+    const double cost = (double)batch * n * ci * co * kernel;
+    conv_grad_job job = {batch, n, ci, co, kernel, x, NULL, d_out, mask, d_x, NULL};
     if (d_x) {
-        for (size_t b = 0; b < batch; b++) {
-            for (size_t s = 0; s < n; s++) {
-                size_t row = b * n + s;
-                for (size_t i = 0; i < ci; i++) {
-                    double sum = 0.0;
-                    if (!mask || mask[row] != 0) {
-                        for (size_t k = 0; k < kernel; k++) {
-                            if (s + half < k || s + half - k >= n)
-                                continue;
-                            const float *dy = d_out + (b * n + s + half - k) * co;
-                            for (size_t o = 0; o < co; o++)
-                                sum += (double)mg_ref_param_at(weight, (o * ci + i) * kernel + k) * (double)dy[o];
-                        }
-                    }
-                    d_x[row * ci + i] = (float)sum;
-                }
-            }
-        }
+        float *taps = mg_ref_conv_taps(weight, ci, co, kernel);
+        if (!taps)
+            return; /* callers check allocation before calling: unreachable in practice */
+        job.taps = taps;
+        mg_ref_parallel_for(batch * n, cost, conv_d_x_rows, &job);
+        free(taps);
     }
     if (d_weight) {
-        for (size_t o = 0; o < co; o++) {
-            for (size_t i = 0; i < ci; i++) {
-                for (size_t k = 0; k < kernel; k++) {
-                    double sum = 0.0;
-                    for (size_t b = 0; b < batch; b++) {
-                        for (size_t t = 0; t < n; t++) {
-                            if (t + k < half || t + k - half >= n)
-                                continue;
-                            size_t row = b * n + t + k - half;
-                            if (mask && mask[row] == 0)
-                                continue;
-                            sum += (double)d_out[(b * n + t) * co + o] * (double)x[row * ci + i];
-                        }
-                    }
-                    d_weight[(o * ci + i) * kernel + k] += (float)sum;
-                }
-            }
-        }
+        double *d_taps = calloc(co * kernel * ci > 0 ? co * kernel * ci : 1, sizeof *d_taps);
+        if (!d_taps)
+            return;
+        job.d_taps = d_taps;
+        mg_ref_parallel_for(co * kernel, cost, conv_d_w_rows, &job);
+        for (size_t o = 0; o < co; o++)
+            for (size_t i = 0; i < ci; i++)
+                for (size_t k = 0; k < kernel; k++)
+                    d_weight[(o * ci + i) * kernel + k] += (float)d_taps[(o * kernel + k) * ci + i];
+        free(d_taps);
     }
     if (d_bias) {
         for (size_t o = 0; o < co; o++) {

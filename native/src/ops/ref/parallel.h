@@ -19,4 +19,9 @@ void mg_ref_parallel_for(size_t count, double cost, mg_ref_range_fn fn, void *co
  * order at the end): the dot product of every reference matmul. */
 double mg_ref_dot(const float *a, const float *b, size_t n);
 
+/* A conv1d weight [co, ci, kernel] (PyTorch's layout, f32 or f16) as f32 [co, kernel, ci], so that each tap's
+ * input weights are contiguous; malloc'ed, NULL when out of memory. */
+#include "ops/ref/ref_ops.h"
+float *mg_ref_conv_taps(mg_ref_param weight, size_t ci, size_t co, size_t kernel);
+
 #endif
