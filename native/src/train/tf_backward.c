@@ -10,7 +10,9 @@
  */
 #include "train/tf_train_internal.h"
 
+#include "model/tf_internal.h"
 #include "ops/ops_grad.h"
+#include "ops/ops_grad_ae.h"
 #include "ops/ops_grad_tf.h"
 
 #include <math.h>
@@ -443,6 +445,9 @@ mg_status tft_pass(tf_train *t, const int32_t *codes, size_t batch, size_t lengt
     tft_arena_init(arena, ctx);
     tft_gateloop coarse_gl = {0}, fine_gl = {0};
     tft_decoder coarse_dec = {0}, fine_dec = {0};
+    tft_film coarse_film = {0}, fine_film = {0};
+    const bool film = mg_tf_uses_film(c);
+    mg_tensor *pooled = NULL;
     int32_t *ids = NULL, *labels = NULL, *gather = NULL, *sos_ids = NULL, *rep_ids = NULL, *rep_mask = NULL;
     float *row_loss = NULL;
     if (batch == 0 || length == 0)
@@ -562,6 +567,12 @@ mg_status tft_pass(tf_train *t, const int32_t *codes, size_t batch, size_t lengt
         text_mask = tft_i32(arena, text->mask, 2, mask_shape);
         HAVE(text_mask);
     }
+    if (film) { /* FiLM on the coarse input (sos tokens included) before its gateloop, from the pooled text */
+        pooled = tft_2d(arena, (int64_t)batch, text_ctx->shape[2]);
+        HAVE(pooled);
+        CHECK(mg_op_masked_mean(ctx, text_ctx, text_mask, 1e-5f, pooled));
+        CHECK(tft_film_forward(t, arena, "text_coarse_film_cond", pooled, x, &coarse_film));
+    }
     CHECK(gateloop_forward(t, arena, "coarse_gateloop_block", c->coarse_pre_gateloop_depth, x, &coarse_gl));
     CHECK(decoder_forward(t, arena, "decoder", c->attn_depth, c->condition_on_text, x, text_ctx, text_mask,
                           &coarse_dec));
@@ -578,6 +589,8 @@ mg_status tft_pass(tf_train *t, const int32_t *codes, size_t batch, size_t lengt
     HAVE(fine_groups);
     CHECK(mg_op_embedding(ctx, all, gather_tensor, fine_flat));
     CHECK(gateloop_forward(t, arena, "fine_gateloop_block", c->fine_pre_gateloop_depth, fine, &fine_gl));
+    if (film) /* and on the fine input after its gateloop */
+        CHECK(tft_film_forward(t, arena, "text_fine_film_cond", pooled, fine, &fine_film));
     const size_t rep_rows = batch * groups * text_tokens;
     if (fine_cross) { /* the fine decoder attends per face: each row's text repeated for its groups */
         const int64_t width = text_ctx->shape[2];
@@ -647,6 +660,13 @@ mg_status tft_pass(tf_train *t, const int32_t *codes, size_t batch, size_t lengt
         }
     }
     CHECK(decoder_backward(t, arena, &fine_dec, d_fine_groups, d_text_rep));
+    mg_tensor *d_pooled = NULL;
+    if (film && text->d_context) {
+        d_pooled = tft_zeros_like(arena, pooled);
+        HAVE(d_pooled);
+    }
+    if (film)
+        CHECK(tft_film_backward(t, arena, &fine_film, pooled, d_fine, d_pooled));
     CHECK(gateloop_backward(t, arena, &fine_gl, d_fine));
     if (d_text_rep) {
         const int64_t width = text_ctx->shape[2];
@@ -666,6 +686,14 @@ mg_status tft_pass(tf_train *t, const int32_t *codes, size_t batch, size_t lengt
     HAVE(d_tokens);
     CHECK(decoder_backward(t, arena, &coarse_dec, d_x, text && text->d_context ? text->d_context : NULL));
     CHECK(gateloop_backward(t, arena, &coarse_gl, d_x));
+    if (film)
+        CHECK(tft_film_backward(t, arena, &coarse_film, pooled, d_x, d_pooled));
+    if (d_pooled) { /* the pooled text's gradient reaches the context's visible tokens */
+        mg_tensor *d_context_part = tft_zeros_like(arena, text->d_context);
+        HAVE(d_context_part);
+        CHECK(mg_op_masked_mean_backward(ctx, text_mask, 1e-5f, d_pooled, d_context_part));
+        CHECK(mg_op_add(ctx, text->d_context, d_context_part, text->d_context));
+    }
 
     mg_tensor *d_sos = tft_3d(arena, (int64_t)batch, (int64_t)sos, d);
     mg_tensor *d_face_tok = tft_3d(arena, (int64_t)batch, (int64_t)groups, d);

@@ -574,10 +574,6 @@ static mg_status build_config(tf_train *t, const mg_model *model, const mg_tf_tr
         mc->has_text_encoder = true;
         mc->text_encoder = *params->new_text_encoder;
     }
-    if (mg_tf_uses_film(&t->config))
-        return mg_fail(diag, MG_ERR_UNSUPPORTED,
-                       "training a transformer with FiLM text conditioning (text_cond_with_film) is not supported "
-                       "yet: train with cross-attention conditioning only");
     if (mg_tf_uses_adaptive_norm(&t->config))
         return mg_fail(diag, MG_ERR_UNSUPPORTED, "training a transformer with adaptive RMSNorm conditioning "
                        "(coarse_adaptive_rmsnorm) is not supported yet: train with cross-attention conditioning only");

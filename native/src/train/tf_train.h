@@ -50,7 +50,8 @@ typedef struct mg_tf_train_params {
 mg_tf_train_params mg_tf_train_default_params(void);
 
 /* Loads params->model_path on ctx and builds the trainable (errors on ctx's diag). Unsupported by the
- * backward pass (refused here): FiLM text conditioning (text_cond_with_film). */
+ * backward pass (refused here): adaptive RMSNorm conditioning (coarse_adaptive_rmsnorm) and different coarse
+ * and fine widths. FiLM text conditioning (text_cond_with_film) trains. */
 mg_status mg_tf_trainable_create(mg_context *ctx, const mg_tf_train_params *params, mg_trainable **out);
 
 /* The text of mg_tf_trainable_codes_step: precomputed conditioner outputs, or captions through the trainable's

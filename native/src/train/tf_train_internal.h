@@ -95,6 +95,25 @@ typedef struct tft_text_input {
 mg_status tft_pass(tf_train *t, const int32_t *codes, size_t batch, size_t length, const tft_text_input *text,
                    bool backward, float grad_scale, double *loss);
 
+/* ---- FiLM text conditioning (tf_film.c) ---- */
+
+/* What the backward of one FiLM module keeps: y = x * gamma + beta per batch row. */
+typedef struct tft_film {
+    const char *name;            /* text_coarse_film_cond or text_fine_film_cond */
+    float gamma_mult, beta_mult; /* the learned multipliers, read at the forward */
+    mg_tensor *gamma_pre, *beta_pre; /* [B, d] the projections before tanh */
+    mg_tensor *gamma, *beta;     /* [B, d] */
+    mg_tensor *x_in;             /* the input x [B, N, d] */
+} tft_film;
+
+/* Applies FiLM `name` to x [B, N, d] in place, from the pooled text [B, dim_text]. */
+mg_status tft_film_forward(tf_train *t, tft_arena *arena, const char *name, mg_tensor *pooled, mg_tensor *x,
+                           tft_film *f);
+/* d_x: the gradient of FiLM's output on entry, of its input on return; parameter gradients accumulated;
+ * d_pooled (NULL: not wanted) [B, dim_text] ACCUMULATES the pooled text's gradient. */
+mg_status tft_film_backward(tf_train *t, tft_arena *arena, const tft_film *f, mg_tensor *pooled, mg_tensor *d_x,
+                            mg_tensor *d_pooled);
+
 /* ---- text (tf_train_text.c) ---- */
 
 /*
