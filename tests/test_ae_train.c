@@ -425,9 +425,6 @@ Test(ae_train, refuses_what_it_cannot_train)
     cr_expect(strstr(mg_context_last_error(ctx), "attention") != NULL, "%s", mg_context_last_error(ctx));
     cr_expect_null(trainable);
     config.autoencoder.attn_encoder_depth = 0;
-    config.autoencoder.use_residual_lfq = false;
-    cr_expect_eq(mg_ae_trainable_create(ctx, &params, &trainable), MG_ERR_UNSUPPORTED);
-    cr_expect(strstr(mg_context_last_error(ctx), "ResidualVQ") != NULL, "%s", mg_context_last_error(ctx));
     params.config = NULL;
     cr_expect_eq(mg_ae_trainable_create(ctx, &params, &trainable), MG_ERR_INVALID_ARGUMENT);
     /* a batch of quads for a triangle model */

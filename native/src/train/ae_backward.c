@@ -129,12 +129,11 @@ mg_status ae_backward_decoder(const ae_train *t, ae_forward *f, float grad_scale
 
 /* ---- quantizer and face corners ---- */
 
-/* From d_quantized to the encoder output's gradient *d_encoded [F, encoder_dims[last]]. */
-static mg_status quantizer_backward(const ae_train *t, const mg_train_batch *batch, ae_forward *f,
-                                    float grad_scale, mg_tensor *d_quantized, mg_tensor **d_encoded)
+/* ResidualLFQ: from d_quantized to the gradient of the quantizer's input *d_vertex [V, dim_codebook]. */
+static mg_status lfq_backward(const ae_train *t, ae_forward *f, float grad_scale, mg_tensor *d_quantized,
+                              mg_tensor **d_vertex)
 {
     const mg_ae_config *c = &t->config;
-    const mg_mesh_batch *p = &batch->packed;
     mg_context *ctx = t->base.ctx;
     ae_store *s = &f->store;
     const bool projects = ae_lfq_projects(c);
@@ -152,13 +151,31 @@ static mg_status quantizer_backward(const ae_train *t, const mg_train_batch *bat
     NEED(s, d_lfq_in);
     OK(mg_op_lfq_backward(ctx, f->lfq_in, f->lfq_mask, &lp, d_values, grad_scale * c->commit_loss_weight,
                           d_lfq_in));
-    mg_tensor *d_vertex = d_lfq_in;
-    if (projects) {
-        mg_tensor *w_in = ae_value(t, "quantizer.project_in.weight");
+    *d_vertex = d_lfq_in;
+    if (!projects)
+        return MG_OK;
+    mg_tensor *w_in = ae_value(t, "quantizer.project_in.weight");
+    *d_vertex = ae_f32(s, 2, f->vertex_embed->shape);
+    NEED(s, w_in, *d_vertex);
+    return mg_op_matmul_backward(ctx, f->vertex_embed, w_in, true, d_lfq_in, *d_vertex,
+                                 ae_grad(t, "quantizer.project_in.weight"), ae_grad(t, "quantizer.project_in.bias"));
+}
+
+/* From d_quantized to the encoder output's gradient *d_encoded [F, encoder_dims[last]]. */
+static mg_status quantizer_backward(const ae_train *t, const mg_train_batch *batch, ae_forward *f,
+                                    float grad_scale, mg_tensor *d_quantized, mg_tensor **d_encoded)
+{
+    const mg_ae_config *c = &t->config;
+    const mg_mesh_batch *p = &batch->packed;
+    mg_context *ctx = t->base.ctx;
+    ae_store *s = &f->store;
+    mg_tensor *d_vertex = NULL;
+    if (c->use_residual_lfq) {
+        OK(lfq_backward(t, f, grad_scale, d_quantized, &d_vertex));
+    } else {
         d_vertex = ae_f32(s, 2, f->vertex_embed->shape);
-        NEED(s, w_in, d_vertex);
-        OK(mg_op_matmul_backward(ctx, f->vertex_embed, w_in, true, d_lfq_in, d_vertex,
-                                 ae_grad(t, "quantizer.project_in.weight"), ae_grad(t, "quantizer.project_in.bias")));
+        NEED(s, d_vertex);
+        OK(ae_rvq_backward(t, f, grad_scale, d_quantized, d_vertex));
     }
     const size_t slots = f->faces * f->face_size;
     mg_tensor *t_offsets = NULL, *t_sources = NULL;

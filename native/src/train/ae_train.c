@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define RVQ_BUFFERS 4
+static const char *const rvq_buffer_names[RVQ_BUFFERS] = {"initted", "cluster_size", "embed_avg", "embed"};
+
 mg_ae_train_params mg_ae_train_default_params(void)
 {
     mg_ae_train_params params = {.model = NULL, .config = NULL, .seed = 0};
@@ -154,8 +157,11 @@ void ae_store_free(ae_store *store)
 static mg_status ae_step(mg_trainable *self, const mg_train_batch *batch, bool backward, float grad_scale,
                          mg_rng *rng, mg_train_losses *losses)
 {
-    (void)rng; /* nothing random: no dropout, and ResidualLFQ's quantizer dropout never drops with its cutoff */
+    /* Nothing else is random: no dropout, and the quantizer dropout never drops with its cutoff. The
+     * ResidualVQ codebook's samples (k-means start, dead codes) draw from rng. */
     ae_train *t = self->impl;
+    t->training = backward;
+    t->rng = rng ? rng : &t->own_rng;
     if (!batch || !losses)
         return mg_fail(&self->ctx->diag, MG_ERR_INVALID_ARGUMENT, "autoencoder step: batch and losses are required");
     if (batch->packed.num_faces == 0 || batch->count == 0)
@@ -178,6 +184,7 @@ static mg_status ae_step(mg_trainable *self, const mg_train_batch *batch, bool b
         losses->values[1] = f.quantizer;
     }
     ae_forward_free(&f);
+    t->training = false; /* passes run outside a step (tests) are eval mode */
     return status;
 }
 
@@ -206,10 +213,14 @@ static mg_status ae_save_model(mg_trainable *self, const char *path, bool use_em
     if (status != MG_OK)
         return status;
     const int levels = t->config.num_quantizers, bits = mg_ae_config_code_dim(&t->config);
-    size_t total = t->count + (size_t)levels;
+    const bool lfq = t->config.use_residual_lfq;
+    /* ResidualLFQ: one bit-mask buffer per level; ResidualVQ: the shared codebook's 4 buffers again under every
+     * level after the first (the trainable keeps layer 0's) */
+    const size_t extra = lfq ? (size_t)levels : (size_t)(levels - 1) * RVQ_BUFFERS;
+    size_t total = t->count + extra;
     mg_st_write_tensor *tensors = calloc(total, sizeof *tensors);
     void **buffers = calloc(total, sizeof *buffers);
-    char (*mask_names)[MG_WEIGHT_NAME_MAX] = calloc((size_t)levels, sizeof *mask_names);
+    char (*mask_names)[MG_WEIGHT_NAME_MAX] = calloc(extra ? extra : 1, sizeof *mask_names);
     if (!tensors || !buffers || !mask_names)
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory saving the model");
     for (size_t i = 0; i < t->count && status == MG_OK; i++) {
@@ -238,9 +249,23 @@ static mg_status ae_save_model(mg_trainable *self, const char *path, bool use_em
         tensors[i] = (mg_st_write_tensor){.name = mask_names[q], .dtype = MG_ST_I64, .ndim = 1, .data = mask};
         tensors[i].shape[0] = bits;
     }
+    for (size_t e = 0; e < extra && status == MG_OK && !lfq; e++) {
+        const int level = 1 + (int)(e / RVQ_BUFFERS);
+        const char *buffer = rvq_buffer_names[e % RVQ_BUFFERS];
+        char first[MG_WEIGHT_NAME_MAX];
+        snprintf(first, sizeof first, "quantizer.layers.0._codebook.%s", buffer);
+        long source = mg_ae_trainable_find(self, first);
+        if (source < 0) {
+            status = mg_fail(diag, MG_ERR_INTERNAL, "the autoencoder trainable has no '%s'", first);
+            break;
+        }
+        snprintf(mask_names[e], sizeof mask_names[e], "quantizer.layers.%d._codebook.%s", level, buffer);
+        tensors[t->count + e] = tensors[source];
+        tensors[t->count + e].name = mask_names[e]; /* the same data: buffers[] frees it once */
+    }
     if (status == MG_OK) {
         mg_model_config config = self->config;
-        status = mg_model_write(path, &config, tensors, t->config.use_residual_lfq ? total : t->count, diag);
+        status = mg_model_write(path, &config, tensors, total, diag);
     }
     for (size_t i = 0; buffers && i < total; i++)
         free(buffers[i]);
@@ -273,6 +298,18 @@ static void ae_destroy(mg_trainable *self)
 
 /* ---- creation ---- */
 
+/* ResidualVQ's shared codebook: layer 0's buffers are parameters without gradient (EMA-updated, checkpointed). */
+static bool is_rvq_state(const mg_ae_config *c, const mg_weight_spec *s)
+{
+    return !c->use_residual_lfq && s->kind == MG_WEIGHT_FLOAT &&
+           strncmp(s->name, "quantizer.layers.0._codebook.", 29) == 0;
+}
+
+static bool is_kept(const mg_ae_config *c, const mg_weight_spec *s)
+{
+    return (s->kind == MG_WEIGHT_FLOAT && !s->buffer) || is_rvq_state(c, s);
+}
+
 static mg_status check_supported(const mg_ae_config *c, mg_diag *diag)
 {
     if (c->attn_encoder_depth > 0 || c->attn_decoder_depth > 0)
@@ -280,11 +317,7 @@ static mg_status check_supported(const mg_ae_config *c, mg_diag *diag)
                        "training an autoencoder with attention blocks (attn_encoder_depth %d, attn_decoder_depth %d) "
                        "is not supported yet: train a model with both set to 0",
                        c->attn_encoder_depth, c->attn_decoder_depth);
-    if (!c->use_residual_lfq)
-        return mg_fail(diag, MG_ERR_UNSUPPORTED,
-                       "training an autoencoder with the ResidualVQ quantizer (use_residual_lfq = false) is not "
-                       "supported yet: train one with use_residual_lfq = true (the default)");
-    if (mg_ae_config_code_dim(c) > MG_LFQ_LOSS_MAX_DIM)
+    if (c->use_residual_lfq && mg_ae_config_code_dim(c) > MG_LFQ_LOSS_MAX_DIM)
         return mg_fail(diag, MG_ERR_UNSUPPORTED,
                        "the quantizer's entropy loss enumerates 2^%d codes; training supports codebook_size up to "
                        "2^%d", mg_ae_config_code_dim(c), MG_LFQ_LOSS_MAX_DIM);
@@ -348,7 +381,7 @@ mg_status mg_ae_trainable_create(mg_context *ctx, const mg_ae_train_params *para
     ae_train *t = calloc(1, sizeof *t);
     size_t trained = 0;
     for (size_t i = 0; i < spec_count; i++)
-        trained += specs[i].kind == MG_WEIGHT_FLOAT && !specs[i].buffer;
+        trained += is_kept(config, &specs[i]);
     if (t) {
         t->names = calloc(trained ? trained : 1, sizeof *t->names);
         t->base.params = calloc(trained ? trained : 1, sizeof *t->base.params);
@@ -373,12 +406,14 @@ mg_status mg_ae_trainable_create(mg_context *ctx, const mg_ae_train_params *para
     t->base.save_model = ae_save_model;
     t->base.destroy = ae_destroy;
     t->base.config.autoencoder = *config;
+    mg_rng_seed(&t->own_rng, params->seed ^ 0x5eedc0debull);
+    t->rng = &t->own_rng;
     mg_weight_spec *trained_specs = malloc((trained ? trained : 1) * sizeof *trained_specs);
     if (!trained_specs)
         status = mg_fail(&ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the autoencoder trainable");
     for (size_t i = 0; i < spec_count && status == MG_OK; i++) {
         const mg_weight_spec *s = &specs[i];
-        if (s->kind != MG_WEIGHT_FLOAT || s->buffer)
+        if (!is_kept(config, s))
             continue;
         size_t k = t->count;
         trained_specs[k] = *s;
@@ -387,7 +422,11 @@ mg_status mg_ae_trainable_create(mg_context *ctx, const mg_ae_train_params *para
         p->name = t->names[k];
         t->count++;
         t->base.count = t->count;
-        if ((status = mg_tensor_create(ctx, MG_DTYPE_F32, s->ndim, s->shape, &p->value)) != MG_OK ||
+        if (is_rvq_state(config, s)) { /* no gradient, no Adam moments */
+            if ((status = mg_tensor_create(ctx, MG_DTYPE_F32, s->ndim, s->shape, &p->value)) != MG_OK ||
+                (status = mg_tensor_fill_u32(p->value, 0)) != MG_OK)
+                break;
+        } else if ((status = mg_tensor_create(ctx, MG_DTYPE_F32, s->ndim, s->shape, &p->value)) != MG_OK ||
             (status = zeroed(ctx, p->value, &p->adam_m)) != MG_OK ||
             (status = zeroed(ctx, p->value, &p->adam_v)) != MG_OK ||
             (status = zeroed(ctx, p->value, &t->base.grads[k])) != MG_OK)

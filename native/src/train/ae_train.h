@@ -15,12 +15,28 @@
  * Quantization is straight-through: the decoder's gradient reaches the
  * quantizer input unchanged (times the soft clamp's slope).
  *
+ * With the ResidualVQ quantizer (use_residual_lfq = false; ae_rvq.c) the
+ * quantizer term is commit_loss_weight * sum over levels of the commitment
+ * MSE (masked mean over used vertices), the output is straight-through (each
+ * level passes the decoder's gradient to x), and the shared codebook is not
+ * trained by gradients: layer 0's buffers (initted, cluster_size, embed_avg,
+ * embed) are parameters without gradient or Adam moments, updated in each
+ * training step by EMA (decay 0.8, Laplace eps 1e-5), with codes whose
+ * cluster size falls below 2 replaced by residuals of the batch drawn from
+ * the step's rng, and initialised by 10 k-means iterations on the first batch
+ * (kmeans_init). They are saved under every level's name (shared codebook).
+ * Not replicated from vector-quantize-pytorch 1.20.x as meshgpt-pytorch
+ * configures it: the rotation trick (gradients pass straight through), the
+ * stochastic Gumbel choice of codes in training (the nearest code is used),
+ * and rvq_kwargs other than the defaults (decay, threshold_ema_dead_code,
+ * kmeans_init are fixed at 0.8, 2, true). The EMA update runs on the host
+ * (the codebook is read and written once per training step).
+ *
  * Loss terms reported: "recon" and "quantizer" (the weighted sum of the
  * quantizer's aux terms, commit_loss_weight included).
  *
  * Not supported yet (MG_ERR_UNSUPPORTED at creation, with a message):
- * attention blocks (attn_encoder_depth / attn_decoder_depth > 0) and the
- * ResidualVQ quantizer (use_residual_lfq = false).
+ * attention blocks (attn_encoder_depth / attn_decoder_depth > 0).
  *
  * Ownership: the trainable owns every tensor of params[] (value, adam_m,
  * adam_v and ema when set: a loop that wants EMA may store tensors it

@@ -186,6 +186,8 @@ static mg_status quantizer_forward(const ae_train *t, const mg_train_batch *batc
     NEED(s, f->corners, corner_rows, f->corner_offsets, f->corner_slots, f->vertex_embed, w, b);
     OK(mg_op_matmul(ctx, f->encoded, w, b, true, f->corners));
     OK(mg_op_gather_mean(ctx, corner_rows, f->corner_offsets, f->corner_slots, f->vertex_embed));
+    if (!c->use_residual_lfq)
+        return ae_rvq_forward(t, f);
 
     const bool projects = ae_lfq_projects(c);
     f->lfq_in = f->vertex_embed;
@@ -376,5 +378,6 @@ void ae_forward_free(ae_forward *f)
     free(f->slot_vertex);
     free(f->targets);
     free(f->vertex_mask);
+    free(f->rvq_ids);
     memset(f, 0, sizeof *f);
 }

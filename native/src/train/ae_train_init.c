@@ -5,6 +5,7 @@
  *                                  weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with
  *                                  a = sqrt(5)); fan_in = in_features, or in_channels * kernel for a conv
  *   nn.LayerNorm                   weight 1, bias 0
+ *   ResidualVQ codebook buffers    0 (initted 0: k-means on the first batch, upstream's kmeans_init=True)
  * Each parameter draws from its own stream of the seed (mg_rng_fork by index),
  * so the values do not depend on the device. */
 #include "train/ae_train_internal.h"
@@ -75,7 +76,11 @@ mg_status ae_init_fresh(ae_train *t, const mg_weight_spec *specs, size_t count, 
         }
         values = grown;
         mg_rng rng = mg_rng_fork(&root, i);
-        if (is_layer_norm(s->name)) {
+        if (strstr(s->name, "._codebook.")) {
+            /* ResidualVQ's codebook buffers: zeros, uninitialised (kmeans_init: the first batch fills them) */
+            for (size_t k = 0; k < value->count; k++)
+                values[k] = 0.0f;
+        } else if (is_layer_norm(s->name)) {
             float fill = ends_with(s->name, ".weight") ? 1.0f : 0.0f;
             for (size_t k = 0; k < value->count; k++)
                 values[k] = fill;

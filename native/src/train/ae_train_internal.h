@@ -11,12 +11,18 @@
 #include "ops/ops_grad.h"
 #include "ops/ops_grad_ae.h"
 #include "train/ae_train.h"
+#include "train/rng.h"
 
 typedef struct ae_train {
     mg_trainable base;        /* base.impl points back here */
     mg_ae_config config;
     char (*names)[MG_WEIGHT_NAME_MAX];
     size_t count;
+    /* ResidualVQ: the codebook's EMA update runs in training steps (those with a backward pass) and draws
+     * its samples (k-means start, dead-code replacements) from the step's rng, else from own_rng. */
+    bool training;
+    mg_rng *rng;
+    mg_rng own_rng;
 } ae_train;
 
 /* ---- the parameters by name ---- */
@@ -90,6 +96,8 @@ typedef struct ae_forward {
     mg_tensor *lfq_in;             /* [V, code_dim] (vertex_embed itself without projections) */
     mg_tensor *lfq_values, *lfq_indices, *lfq_mask;
     mg_tensor *quantized;          /* [V, dim_codebook] */
+    mg_tensor *rvq_remainder[MG_AE_MAX_QUANTIZERS]; /* ResidualVQ: r_q - e_q after each level [V, dim_codebook] */
+    int32_t *rvq_ids;              /* ResidualVQ: host [V * levels] chosen codes */
     /* decoder */
     mg_tensor *face_mask;          /* i32 [B, N] */
     mg_tensor *decoder_in;         /* [B, N, fs * dim_codebook] */
@@ -113,6 +121,13 @@ void ae_forward_free(ae_forward *f);
 mg_status ae_backward_decoder(const ae_train *t, ae_forward *f, float grad_scale, mg_tensor **d_quantized);
 mg_status ae_backward_encoder(const ae_train *t, const mg_train_batch *batch, ae_forward *f, float grad_scale,
                               mg_tensor *d_quantized);
+
+/* ResidualVQ (ae_rvq.c): quantizes f->vertex_embed into f->quantized and sets f->quantizer (the weighted
+ * commitment loss); in training also updates the codebook (EMA, dead codes). The backward writes d_x, the
+ * gradient of f->vertex_embed [V, dim_codebook], from the decoder's d_quantized. */
+mg_status ae_rvq_forward(const ae_train *t, ae_forward *f);
+mg_status ae_rvq_backward(const ae_train *t, ae_forward *f, float grad_scale, const mg_tensor *d_quantized,
+                          mg_tensor *d_x);
 
 /* The quantizer loss settings from the config. */
 mg_lfq_loss_params ae_lfq_params(const mg_ae_config *config);
