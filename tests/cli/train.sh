@@ -42,6 +42,13 @@ out=$("$cli" generate "a tall cylinder" -m "$work/tf.safetensors" -o "$work/gen.
     --preview -d "$device") || fail "generate from the trained model exited with $?"
 [[ "$out" == *"preview in"* ]] || fail "generate printed: $out"
 
+# A transformer whose positions hold fewer faces than some meshes have: those are skipped and counted, not fatal.
+sed 's/"max_seq_len": 1500/"max_seq_len": 181/' "$work/config.json" >"$work/short.json"
+out=$("$cli" train transformer --data "$work/data" --autoencoder "$work/ae.safetensors" -o "$work/short.safetensors" \
+    --steps 1 --config "$work/short.json" --batch 2 --warmup 1 --val-every 0 --val-fraction 0.1 -d "$device" 2>&1) ||
+    fail "a short transformer exited with $?: $out"
+[[ "$out" == *"skipped"* ]] || fail "meshes too long for the transformer were not reported: $out"
+
 # Bad input: an empty folder, a transformer without its autoencoder.
 mkdir -p "$work/empty"
 if out=$("$cli" train autoencoder --data "$work/empty" -o "$work/x.safetensors" "${common[@]}" 2>&1); then

@@ -5,6 +5,7 @@
 #include "model/model_file.h"
 #include "train/loss_curve.h"
 #include "train/train_loop.h"
+#include "model/tf_config.h"
 #include "train/train_models.h"
 
 #include <cjson/cJSON.h>
@@ -106,14 +107,33 @@ static mg_status file_config(const char *path, mg_model_config *config, mg_diag 
     return status;
 }
 
-static mg_status load_data(const mg_train_params *params, const mg_ae_config *config, mg_train_dataset *data,
-                           mg_diag *diag)
+/* Meshes over `sequence_faces` (0: no such limit) are skipped like those over the face limit: the transformer's
+ * positions must hold a mesh's tokens and the EOS after them. */
+static mg_status load_data(const mg_train_params *params, const mg_ae_config *config, size_t sequence_faces,
+                           mg_train_dataset *data, mg_diag *diag)
 {
     mg_train_dataset_params dp = mg_train_dataset_default_params(config);
     dp.folder = params->data;
     dp.captions_path = params->captions;
     dp.max_faces = params->max_faces ? params->max_faces : (config->max_faces > 0 ? (size_t)config->max_faces : 0);
+    if (sequence_faces && (dp.max_faces == 0 || dp.max_faces > sequence_faces)) {
+        if (params->max_faces)
+            mg_log(diag, MG_LOG_WARN, "--max-faces %zu: the transformer's positions hold at most %zu faces; larger "
+                   "meshes are skipped", params->max_faces, sequence_faces);
+        dp.max_faces = sequence_faces;
+    }
     return mg_train_dataset_load(&dp, data, diag);
+}
+
+/* The most faces whose tokens and EOS fit a transformer's positions (kwargs JSON; NULL: upstream's defaults). */
+static mg_status sequence_face_limit(const char *kwargs, const mg_ae_config *autoencoder, size_t *out,
+                                     mg_diag *diag)
+{
+    mg_tf_config tf;
+    mg_status status = mg_tf_config_parse(kwargs ? kwargs : "{}", autoencoder, &tf, diag);
+    if (status == MG_OK)
+        *out = (size_t)(tf.max_seq_len - 1) / (size_t)mg_tf_config_tokens_per_face(&tf);
+    return status;
 }
 
 /* The run's settings as stored in the checkpoint (so a checkpoint says how it was trained). */
@@ -218,13 +238,17 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
         status = fresh_config(params, &config, diag);
     else
         status = file_config(params->from ? params->from : params->autoencoder, &config, diag);
-    if (status == MG_OK)
-        status = load_data(params, &config.autoencoder, &data, diag);
     const char **captions = NULL;
     mg_model_config fresh_transformer;
     memset(&fresh_transformer, 0, sizeof fresh_transformer);
     if (status == MG_OK && kind == MG_TRAIN_TRANSFORMER && fresh && params->config)
         status = fresh_config(params, &fresh_transformer, diag);
+    size_t sequence_faces = 0;
+    if (status == MG_OK && kind == MG_TRAIN_TRANSFORMER)
+        status = sequence_face_limit(fresh ? fresh_transformer.transformer_json : config.transformer_json,
+                                     &config.autoencoder, &sequence_faces, diag);
+    if (status == MG_OK)
+        status = load_data(params, &config.autoencoder, sequence_faces, &data, diag);
     if (status == MG_OK) {
         captions = calloc(data.count ? data.count : 1, sizeof *captions);
         if (!captions)
