@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Trains the shipped default model (assets/models/meshgpt-default.safetensors) from scratch on the CPU
+# reference backend: the procedural primitives data set, a small autoencoder, then a small text-conditioned
+# transformer with a built-in (0-layer BERT) text encoder, then an f16 copy without the optimizer state.
+#
+#   scripts/train_default_model.sh [WORK_DIR]     (default /tmp/meshgpt-default-model)
+#
+# Resume-safe: run it again after an interruption (Ctrl-C saves a checkpoint) and every phase goes on from
+# its last checkpoint (`--resume`; the result equals an unbroken run's); finished phases are not redone.
+# Timings of the shipped run (2-core VM, shared with other jobs) are in assets/models/MODEL_CARD.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MESHGPT="${MESHGPT:-$ROOT/build/meshgpt}"
+WORK="${1:-/tmp/meshgpt-default-model}"
+OUT="${OUT:-$ROOT/assets/models/meshgpt-default.safetensors}"
+DEVICE="${DEVICE:-cpu}"
+
+AE1_STEPS=750    # autoencoder, augmented meshes, lr 2e-3
+AE2_STEPS=511    # autoencoder fine-tuned from the first phase on the meshes as they are, lr 1e-3
+TF_STEPS=566    # transformer
+
+mkdir -p "$WORK"
+cd "$WORK"
+
+# Data: 100 shapes of each of the 19 classes for training, another seed for evaluation.
+[ -f data/train/labels.json ] || "$MESHGPT" dataset primitives -o data/train --count 1900 --seed 1
+[ -f data/heldout/labels.json ] || "$MESHGPT" dataset primitives -o data/heldout --count 190 --seed 2
+
+cat > config.json <<'EOF'
+{
+ "autoencoder_kwargs": {
+  "num_discrete_coors": 128,
+  "dim_codebook": 64,
+  "codebook_size": 1024,
+  "num_quantizers": 2,
+  "encoder_dims_through_depth": [
+   64,
+   128
+  ],
+  "decoder_dims_through_depth": [
+   64,
+   64,
+   128
+  ],
+  "dim_coor_embed": 32,
+  "dim_area_embed": 8,
+  "dim_normal_embed": 16,
+  "dim_angle_embed": 8,
+  "attn_encoder_depth": 0,
+  "attn_decoder_depth": 0
+ },
+ "transformer_kwargs": {
+  "dim": 128,
+  "max_seq_len": 1344,
+  "attn_depth": 3,
+  "attn_heads": 4,
+  "attn_dim_head": 32,
+  "fine_attn_depth": 1,
+  "coarse_pre_gateloop_depth": 1,
+  "fine_pre_gateloop_depth": 0,
+  "condition_on_text": true,
+  "dim_text": 64,
+  "text_condition_cond_drop_prob": 0.1
+ }
+}
+EOF
+
+resume_flag() { [ -f "$1" ] && echo --resume || true; }
+
+# Autoencoder, in two phases (its 1-D convolutions are most of this time on the CPU reference). No EMA:
+# with ema-pytorch's warm-up the average lags a short run by hundreds of steps. Phase 1 trains on augmented
+# meshes (scale, shift, jitter); phase 2 goes on from its weights (fresh Adam state) without augmentation,
+# which lowered the held-out reconstruction error much faster in a run this short.
+"$MESHGPT" train autoencoder --data data/train -o autoencoder-phase1.safetensors --config config.json -d "$DEVICE" \
+    --steps "$AE1_STEPS" --batch 8 --lr 2e-3 --warmup 50 --no-ema --val-every 250 --save-every 250 \
+    $(resume_flag autoencoder-phase1.safetensors)
+if [ -f autoencoder.safetensors ]; then AE2_START=(--resume); else AE2_START=(--from autoencoder-phase1.safetensors); fi
+"$MESHGPT" train autoencoder --data data/train -o autoencoder.safetensors -d "$DEVICE" \
+    --steps "$AE2_STEPS" --batch 8 --lr 1e-3 --warmup 20 --no-ema --no-augment --val-every 250 --save-every 100 \
+    "${AE2_START[@]}"
+
+# Transformer on the autoencoder's codes; the captions (data/train/captions.json) train its text encoder.
+"$MESHGPT" train transformer --data data/train --autoencoder autoencoder.safetensors -o transformer.safetensors \
+    --config config.json -d "$DEVICE" --steps "$TF_STEPS" --batch 4 --lr 1.5e-3 --warmup 30 --max-faces 223 --val-every 100 --save-every 50 $(resume_flag transformer.safetensors)
+
+# The shipped file: f16, model weights only. `meshgpt convert` keeps a checkpoint's training state (the
+# train.* tensors: Adam moments), so they are dropped here; `meshgpt info` then lists no training state.
+"$MESHGPT" convert transformer.safetensors -o model-f16-with-state.safetensors --dtype f16
+python3 - model-f16-with-state.safetensors "$OUT" <<'PY'
+import json, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+with open(src, 'rb') as f:
+    n = struct.unpack('<Q', f.read(8))[0]
+    header = json.loads(f.read(n))
+    data = f.read()
+meta = {k: v for k, v in header.pop('__metadata__', {}).items() if not k.startswith('meshgpt_train')}
+out, blobs, offset = {}, [], 0
+for name, info in sorted(header.items(), key=lambda kv: kv[1]['data_offsets'][0]):
+    if name.startswith('train.'):
+        continue
+    a, b = info['data_offsets']
+    blobs.append(data[a:b])
+    out[name] = dict(info, data_offsets=[offset, offset + (b - a)])
+    offset += b - a
+if meta:
+    out['__metadata__'] = meta
+text = json.dumps(out, separators=(',', ':')).encode()
+text += b' ' * (-len(text) % 8)
+with open(dst, 'wb') as f:
+    f.write(struct.pack('<Q', len(text)))
+    f.write(text)
+    for blob in blobs:
+        f.write(blob)
+PY
+"$MESHGPT" info "$OUT"
+
+# The model card's tables:
+#   "$MESHGPT" eval tokenizer -m "$OUT" --data data/heldout --json eval_tokenizer.json
+#   "$MESHGPT" eval generate -m "$OUT" --data data/heldout --samples 10 --json eval_generate.json
