@@ -84,35 +84,9 @@ if [ -f autoencoder.safetensors ]; then AE2_START=(--resume); else AE2_START=(--
 "$MESHGPT" train transformer --data data/train --autoencoder autoencoder.safetensors -o transformer.safetensors \
     --config config.json -d "$DEVICE" --steps "$TF_STEPS" --batch 4 --lr 1.5e-3 --warmup 30 --max-faces 223 --val-every 100 --save-every 50 $(resume_flag transformer.safetensors)
 
-# The shipped file: f16, model weights only. `meshgpt convert` keeps a checkpoint's training state (the
-# train.* tensors: Adam moments), so they are dropped here; `meshgpt info` then lists no training state.
-"$MESHGPT" convert transformer.safetensors -o model-f16-with-state.safetensors --dtype f16
-python3 - model-f16-with-state.safetensors "$OUT" <<'PY'
-import json, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-with open(src, 'rb') as f:
-    n = struct.unpack('<Q', f.read(8))[0]
-    header = json.loads(f.read(n))
-    data = f.read()
-meta = {k: v for k, v in header.pop('__metadata__', {}).items() if not k.startswith('meshgpt_train')}
-out, blobs, offset = {}, [], 0
-for name, info in sorted(header.items(), key=lambda kv: kv[1]['data_offsets'][0]):
-    if name.startswith('train.'):
-        continue
-    a, b = info['data_offsets']
-    blobs.append(data[a:b])
-    out[name] = dict(info, data_offsets=[offset, offset + (b - a)])
-    offset += b - a
-if meta:
-    out['__metadata__'] = meta
-text = json.dumps(out, separators=(',', ':')).encode()
-text += b' ' * (-len(text) % 8)
-with open(dst, 'wb') as f:
-    f.write(struct.pack('<Q', len(text)))
-    f.write(text)
-    for blob in blobs:
-        f.write(blob)
-PY
+# The shipped file: f16, model weights only (convert leaves a checkpoint's train.* state out; `meshgpt info` then
+# lists no training state).
+"$MESHGPT" convert transformer.safetensors -o "$OUT" --dtype f16
 "$MESHGPT" info "$OUT"
 
 # The model card's tables:

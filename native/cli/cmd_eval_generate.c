@@ -216,7 +216,8 @@ static int run(generate_args *a, mg_dataset *set)
         snprintf(prompt, sizeof prompt, "%s", known >= 0 ? mg_primitive_class_prompt((size_t)known) : names[k]);
         for (char *p = prompt; *p; p++)
             *p = *p == '_' ? ' ' : *p;
-        if (a->text.encoder)
+        /* The class's prompt through the given encoder or the model's own; a text embedding stays as given. */
+        if (a->text.encoder || mg_model_has_text_encoder(model))
             a->params.text.prompt = prompt;
         fprintf(stderr, "%s: generating %zu sample%s of \"%s\"\n", names[k], S, S == 1 ? "" : "s", prompt);
         if (mg_generate(model, &a->params, out, NULL) != MG_OK) {

@@ -199,7 +199,8 @@ int cmd_eval_tokenizer(int argc, char **argv)
             mg_mesh_distance d;
             bool compared = welded.num_faces > 0 &&
                             mg_mesh_compare(&welded, &processed, a.points, a.seed, a.threshold, &d, error,
-                                            sizeof error) == MG_OK;
+                                            sizeof error) == MG_OK &&
+                            isfinite(d.chamfer) && isfinite(d.fscore); /* a decoded mesh of zero area has no samples */
             class_sum *targets[2] = {s, &total};
             for (int t = 0; t < 2; t++) {
                 targets[t]->meshes++;

@@ -231,6 +231,9 @@ static mg_status convert(const char *input, const char *output, const mg_convert
         const mg_st_tensor *t = &file.tensors[i];
         if (text_folder && strncmp(t->name, MG_MODEL_TEXT_ENCODER_PREFIX, strlen(MG_MODEL_TEXT_ENCODER_PREFIX)) == 0)
             continue;
+        /* A training checkpoint's optimizer state (train/checkpoint.h): the converted file is the model only. */
+        if (strncmp(t->name, "train.", 6) == 0)
+            continue;
         mg_st_write_tensor *w = &tensors[count];
         size_t slot = count++;
         w->name = t->name;
