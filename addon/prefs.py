@@ -58,7 +58,8 @@ class MeshGPTPreferences(bpy.types.AddonPreferences):
             layout.label(text="No library bundled at %s" % BUNDLED_LIBRARY, icon="ERROR")
         layout.prop(self, "model_path")
         if not self.model_path and not os.path.isfile(DEFAULT_MODEL):
-            layout.label(text="The default model is not shipped yet: choose a model file.", icon="ERROR")
+            layout.label(text="The default model is missing from the add-on: reinstall it or choose a model file.",
+                         icon="ERROR")
         layout.prop(self, "text_encoder_path")
         layout.prop(self, "device")
 
@@ -100,8 +101,8 @@ def problems(context=None):
     model = model_path(context)
     if not os.path.isfile(model):
         if model == DEFAULT_MODEL:
-            out.append("The default model is not shipped yet (expected at %s): choose a model file in "
-                       "Preferences > Add-ons > MeshGPT." % DEFAULT_MODEL)
+            out.append("The default model is missing from the add-on (expected at %s): reinstall the add-on, or "
+                       "choose a model file in Preferences > Add-ons > MeshGPT." % DEFAULT_MODEL)
         else:
             out.append(engine.MSG_MODEL_MISSING % model)
     return out

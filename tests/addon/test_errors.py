@@ -45,8 +45,12 @@ prefs.library_path = ""
 prefs.model_path = os.path.join(common.WORK, "missing.safetensors")
 expect(bpy.ops.mesh.meshgpt_generate, "No model file at", "model missing")
 expect(bpy.ops.mesh.meshgpt_decode, "No model file at", "model missing (decode)", filepath="x.json")
+# The bundled default model gone (a broken install): pointed elsewhere for this check.
 prefs.model_path = ""
-expect(bpy.ops.mesh.meshgpt_generate, "The default model is not shipped yet", "default model missing")
+shipped = mprefs.DEFAULT_MODEL
+mprefs.DEFAULT_MODEL = os.path.join(common.WORK, "gone", "meshgpt-default.safetensors")
+expect(bpy.ops.mesh.meshgpt_generate, "The default model is missing from the add-on", "default model missing")
+mprefs.DEFAULT_MODEL = shipped
 prefs.model_path = common.MODEL
 
 # A prompt without a text encoder (a folder that does not exist).
