@@ -1,6 +1,6 @@
 /* 1-D convolution along the sequence (the autoencoder decoder's main cost):
  * shape checks, CPU reference, and the tile sizes of conv1d.comp. */
-#include "ops/op_common.h"
+#include "ops/conv_tiles.h"
 
 #include <string.h>
 
@@ -42,67 +42,11 @@ static mg_status check_shapes(mg_context *ctx, const mg_tensor *x, const mg_tens
     return MG_OK;
 }
 
-/* conv1d.comp's tile sizes: see the shader. */
-typedef struct conv_tiles {
-    uint32_t bm, bn, bk, tm, tn;
-} conv_tiles;
-
-static uint32_t shared_bytes(const conv_tiles *c, size_t kernel)
-{
-    return (uint32_t)((c->bk * (c->bm + kernel - 1) + c->bk * kernel * c->bn) * 4);
-}
-
-static mg_status choose_tiles(mg_context *ctx, const conv_shape *s, conv_tiles *out)
-{
-    const mg_gpu_limits *limits = mg_gpu_get_limits(ctx->gpu);
-    uint32_t max_wg = mg_workgroup_size(ctx, 1024);
-    /* Candidates, best first (as matmul):
-     *  - GPUs: 64 x 64 tiles of 4 x 4 per invocation (256 invocations) when the
-     *    output gives enough of them to fill a large device, otherwise 32 x 32
-     *    tiles (64 invocations): a decoder conv of one mesh is only ~800 x 384.
-     *  - CPU devices (lavapipe): shared-memory reads are loops over the SIMD
-     *    lanes, so 8 x 8 outputs per invocation (64 invocations). */
-    static const conv_tiles gpu_big[] = {{64, 64, 0, 4, 4}, {32, 32, 0, 4, 4}};
-    static const conv_tiles gpu_small[] = {{32, 32, 0, 4, 4}};
-    static const conv_tiles cpu_list[] = {{64, 64, 0, 8, 8}, {32, 32, 0, 4, 4}};
-    const conv_tiles *list;
-    size_t count;
-    if (mg_device_is_cpu(ctx)) {
-        list = cpu_list;
-        count = sizeof cpu_list / sizeof cpu_list[0];
-    } else if (s->batch * ((s->n + 63) / 64) * ((s->co + 63) / 64) >= 256) {
-        list = gpu_big;
-        count = sizeof gpu_big / sizeof gpu_big[0];
-    } else {
-        list = gpu_small;
-        count = sizeof gpu_small / sizeof gpu_small[0];
-    }
-    for (size_t i = 0; i < count; i++) {
-        conv_tiles c = list[i];
-        if ((c.bm / c.tm) * (c.bn / c.tn) > max_wg)
-            continue;
-        /* About 32 multiply-adds of the reduction per step (BK input channels
-         * times K taps), fewer channels where shared memory is short. */
-        c.bk = s->kernel >= 32 ? 1u : (uint32_t)(32 / s->kernel);
-        if (c.bk > s->ci)
-            c.bk = (uint32_t)s->ci;
-        while (c.bk > 1 && shared_bytes(&c, s->kernel) > limits->max_shared_memory_bytes)
-            c.bk--;
-        if (shared_bytes(&c, s->kernel) <= limits->max_shared_memory_bytes) {
-            *out = c;
-            return MG_OK;
-        }
-    }
-    return mg_fail(&ctx->diag, MG_ERR_UNSUPPORTED,
-                   "conv1d: a kernel of %zu taps needs more shared memory than this device has (%u bytes)", s->kernel,
-                   limits->max_shared_memory_bytes);
-}
-
 static mg_status run_vulkan(mg_context *ctx, const mg_tensor *x, const mg_tensor *weight, const mg_tensor *bias,
                             const mg_tensor *mask, mg_tensor *out, const conv_shape *s)
 {
-    conv_tiles c = {0};
-    mg_status status = choose_tiles(ctx, s, &c);
+    mg_conv_tiles c = {0};
+    mg_status status = mg_conv_choose_tiles(ctx, s->batch, s->n, s->co, s->ci, s->kernel, "conv1d", &c);
     if (status != MG_OK)
         return status;
     const mg_gpu_limits *limits = mg_gpu_get_limits(ctx->gpu);

@@ -1,5 +1,6 @@
 /* Backward of the sequence convolution: input gradient (grad_conv1d_dx.comp),
  * weight gradient (grad_conv1d_dw.comp) and bias gradient (grad_sum_rows.comp). */
+#include "ops/conv_tiles.h"
 #include "ops/grad_ae_common.h"
 
 #include <string.h>
@@ -57,57 +58,11 @@ static mg_status check_shapes(mg_context *ctx, const mg_tensor *x, const mg_tens
     return MG_OK;
 }
 
-/* grad_conv1d_dx.comp's tiles: conv1d.comp's choice (see conv.c), with the
- * forward output channels as the reduction. */
-typedef struct conv_tiles {
-    uint32_t bm, bn, bk, tm, tn;
-} conv_tiles;
-
-static uint32_t shared_bytes(const conv_tiles *c, size_t kernel)
-{
-    return (uint32_t)((c->bk * (c->bm + kernel - 1) + c->bk * kernel * c->bn) * 4);
-}
-
-static mg_status choose_tiles(mg_context *ctx, const conv_shape *s, conv_tiles *out)
-{
-    const mg_gpu_limits *limits = mg_gpu_get_limits(ctx->gpu);
-    uint32_t max_wg = mg_workgroup_size(ctx, 1024);
-    static const conv_tiles gpu_big[] = {{64, 64, 0, 4, 4}, {32, 32, 0, 4, 4}};
-    static const conv_tiles gpu_small[] = {{32, 32, 0, 4, 4}};
-    static const conv_tiles cpu_list[] = {{64, 64, 0, 8, 8}, {32, 32, 0, 4, 4}};
-    const conv_tiles *list = gpu_small;
-    size_t count = 1;
-    if (mg_device_is_cpu(ctx)) {
-        list = cpu_list;
-        count = 2;
-    } else if (s->batch * ((s->n + 63) / 64) * ((s->ci + 63) / 64) >= 256) {
-        list = gpu_big;
-        count = 2;
-    }
-    for (size_t i = 0; i < count; i++) {
-        conv_tiles c = list[i];
-        if ((c.bm / c.tm) * (c.bn / c.tn) > max_wg)
-            continue;
-        c.bk = s->kernel >= 32 ? 1u : (uint32_t)(32 / s->kernel);
-        if (c.bk > s->co)
-            c.bk = (uint32_t)s->co;
-        while (c.bk > 1 && shared_bytes(&c, s->kernel) > limits->max_shared_memory_bytes)
-            c.bk--;
-        if (shared_bytes(&c, s->kernel) <= limits->max_shared_memory_bytes) {
-            *out = c;
-            return MG_OK;
-        }
-    }
-    return mg_fail(&ctx->diag, MG_ERR_UNSUPPORTED,
-                   "conv1d_backward: a kernel of %zu taps needs more shared memory than this device has (%u bytes)",
-                   s->kernel, limits->max_shared_memory_bytes);
-}
-
 static mg_status run_dx(mg_context *ctx, const mg_tensor *weight, const mg_tensor *mask, const mg_tensor *d_out,
                         mg_tensor *d_x, const conv_shape *s)
 {
-    conv_tiles c = {0};
-    mg_status status = choose_tiles(ctx, s, &c);
+    mg_conv_tiles c = {0};
+    mg_status status = mg_conv_choose_tiles(ctx, s->batch, s->n, s->ci, s->co, s->kernel, "conv1d_backward", &c);
     if (status != MG_OK)
         return status;
     const mg_gpu_limits *limits = mg_gpu_get_limits(ctx->gpu);
