@@ -1,94 +1,11 @@
 /* Entries of the MeshTransformer backward ops other than attention
  * (ops_grad_tf.h), and the checks they share with grad_tf_attention.c. */
-#include "ops/grad_tf_internal.h"
+#include "ops/tf_op_common.h"
 #include "ops/ops_grad_tf.h"
 
 #include <string.h>
 
 #define GRAD_TF_ELEMENTWISE_WORKGROUP 256
-
-mg_status mg_grad_tf_sequence_shape(mg_context *ctx, const char *op, const char *name, const mg_tensor *t,
-                                    size_t width, size_t *batch, size_t *n)
-{
-    bool ok = (t->ndim == 3 || t->ndim == 2) && (width == 0 || (size_t)t->shape[t->ndim - 1] == width);
-    if (!ok) {
-        char shape[64];
-        mg_shape_string(t, shape, sizeof shape);
-        if (width == 0)
-            return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: %s has shape %s but must be [B, N, D] or [N, D]",
-                           op, name, shape);
-        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: %s has shape %s but must be [B, N, %zu] or [N, %zu]",
-                       op, name, shape, width, width);
-    }
-    *batch = t->ndim == 3 ? (size_t)t->shape[0] : 1;
-    *n = (size_t)t->shape[t->ndim - 2];
-    return MG_OK;
-}
-
-mg_status mg_grad_tf_check_sequence(mg_context *ctx, const char *op, const char *name, const mg_tensor *t,
-                                    size_t batch, size_t rows, size_t width)
-{
-    size_t tb = 0, tn = 0;
-    mg_status status = mg_grad_tf_sequence_shape(ctx, op, name, t, width, &tb, &tn);
-    if (status != MG_OK)
-        return status;
-    if (tb != batch || tn != rows)
-        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: %s must be [%zu, %zu, %zu]", op, name, batch, rows,
-                       width);
-    return MG_OK;
-}
-
-mg_status mg_grad_tf_check_output(mg_context *ctx, const char *op, const char *name, const mg_tensor *t,
-                                  const mg_tensor *like, const char *like_name)
-{
-    if (!t)
-        return MG_OK;
-    mg_status status = mg_check_tensor(ctx, op, name, t, MG_DTYPE_F32, false);
-    if (status != MG_OK)
-        return status;
-    if (t->ndim == like->ndim && memcmp(t->shape, like->shape, (size_t)t->ndim * sizeof t->shape[0]) == 0)
-        return MG_OK;
-    char ts[64], ls[64];
-    mg_shape_string(t, ts, sizeof ts);
-    mg_shape_string(like, ls, sizeof ls);
-    return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: %s has shape %s but must have %s's shape %s", op, name,
-                   ts, like_name, ls);
-}
-
-mg_status mg_grad_tf_check_apart(mg_context *ctx, const char *op, const char *out_name, const mg_tensor *out,
-                                 const char *name, const mg_tensor *t)
-{
-    if (!out || !t || out->storage != t->storage)
-        return MG_OK;
-    size_t a0 = t->byte_offset, a1 = a0 + t->nbytes, b0 = out->byte_offset, b1 = b0 + out->nbytes;
-    if (a0 < b1 && b0 < a1)
-        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s; give it a buffer of its own", op,
-                       out_name, name);
-    return MG_OK;
-}
-
-mg_status mg_grad_tf_check_indexable(mg_context *ctx, const char *op, const mg_tensor *t)
-{
-    if (t && t->count > UINT32_MAX / 4)
-        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
-                       "%s: a tensor of %zu elements is too large for this op; split the batch", op, t->count);
-    return MG_OK;
-}
-
-mg_status mg_grad_tf_record(mg_context *ctx, mg_gpu_dispatch *d, const void *push, size_t push_size)
-{
-    memcpy(d->push, push, push_size);
-    d->push_size = (uint32_t)push_size;
-    return mg_gpu_record_dispatch(ctx->gpu, d);
-}
-
-void mg_grad_tf_grid(mg_context *ctx, mg_gpu_dispatch *d, uint32_t workgroup, size_t items)
-{
-    d->spec[0] = workgroup;
-    if (d->spec_count < 1)
-        d->spec_count = 1;
-    mg_grid_1d(ctx, d, (items + workgroup - 1) / workgroup);
-}
 
 static uint32_t elementwise_workgroup(mg_context *ctx)
 {
@@ -110,12 +27,12 @@ mg_status mg_op_gateloop_backward(mg_context *ctx, const mg_tensor *qkva, const 
         return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
                        "%s: qkva's last dimension (%zu) must be 3 x dim (q | kv | a, the to_qkva output)", op, width);
     size_t dim = width / 3, batch = 0, n = 0;
-    if ((status = mg_grad_tf_sequence_shape(ctx, op, "qkva", qkva, width, &batch, &n)) != MG_OK ||
-        (status = mg_grad_tf_check_sequence(ctx, op, "d_out", d_out, batch, n, dim)) != MG_OK ||
-        (status = mg_grad_tf_check_output(ctx, op, "d_qkva", d_qkva, qkva, "qkva")) != MG_OK ||
-        (status = mg_grad_tf_check_apart(ctx, op, "d_qkva", d_qkva, "qkva", qkva)) != MG_OK ||
-        (status = mg_grad_tf_check_apart(ctx, op, "d_qkva", d_qkva, "d_out", d_out)) != MG_OK ||
-        (status = mg_grad_tf_check_indexable(ctx, op, qkva)) != MG_OK)
+    if ((status = mg_tf_op_sequence_shape(ctx, op, "qkva", qkva, width, &batch, &n)) != MG_OK ||
+        (status = mg_tf_op_check_sequence(ctx, op, "d_out", d_out, batch, n, dim)) != MG_OK ||
+        (status = mg_tf_op_check_output(ctx, op, "d_qkva", d_qkva, qkva, "qkva")) != MG_OK ||
+        (status = mg_tf_op_check_apart(ctx, op, "d_qkva", d_qkva, "qkva", qkva)) != MG_OK ||
+        (status = mg_tf_op_check_apart(ctx, op, "d_qkva", d_qkva, "d_out", d_out)) != MG_OK ||
+        (status = mg_tf_op_check_indexable(ctx, op, qkva)) != MG_OK)
         return status;
     if (!ctx->gpu) {
         if (!mg_ref_gateloop_backward(batch, n, dim, mg_f32_of(qkva), mg_f32_of(d_out), mg_f32_of(d_qkva)))
@@ -137,8 +54,8 @@ mg_status mg_op_gateloop_backward(mg_context *ctx, const mg_tensor *qkva, const 
     pc.d_qkva_offset = mg_bind(ctx, &d, d_qkva, true);
     d.shader = MG_SHADER_GRAD_TF_GATELOOP;
     /* One invocation per channel: small workgroups spread few channels over more cores. */
-    mg_grad_tf_grid(ctx, &d, mg_workgroup_size(ctx, 64), batch * dim);
-    return mg_grad_tf_record(ctx, &d, &pc, sizeof pc);
+    mg_tf_op_grid(ctx, &d, mg_workgroup_size(ctx, 64), batch * dim);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 /* ---- value residual ---- */
@@ -152,10 +69,10 @@ mg_status mg_op_value_residual_mix_backward(mg_context *ctx, const mg_tensor *v,
     if ((status = mg_check_tensor(ctx, op, "v", v, MG_DTYPE_F32, false)) != MG_OK ||
         (status = mg_check_tensor(ctx, op, "v_first", v_first, MG_DTYPE_F32, false)) != MG_OK ||
         (status = mg_check_tensor(ctx, op, "d_out", d_out, MG_DTYPE_F32, false)) != MG_OK ||
-        (status = mg_grad_tf_check_output(ctx, op, "v_first", v_first, v, "v")) != MG_OK ||
-        (status = mg_grad_tf_check_output(ctx, op, "d_out", d_out, v, "v")) != MG_OK ||
-        (status = mg_grad_tf_check_output(ctx, op, "d_v", d_v, v, "v")) != MG_OK ||
-        (status = mg_grad_tf_check_output(ctx, op, "d_v_first", d_v_first, v, "v")) != MG_OK)
+        (status = mg_tf_op_check_output(ctx, op, "v_first", v_first, v, "v")) != MG_OK ||
+        (status = mg_tf_op_check_output(ctx, op, "d_out", d_out, v, "v")) != MG_OK ||
+        (status = mg_tf_op_check_output(ctx, op, "d_v", d_v, v, "v")) != MG_OK ||
+        (status = mg_tf_op_check_output(ctx, op, "d_v_first", d_v_first, v, "v")) != MG_OK)
         return status;
     size_t width = mg_last_dim(v), rows = mg_rows(v);
     if (heads == 0 || width % heads != 0)
@@ -167,7 +84,7 @@ mg_status mg_op_value_residual_mix_backward(mg_context *ctx, const mg_tensor *v,
         if (mix_logits->count != rows * heads || mg_last_dim(mix_logits) != heads)
             return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
                            "%s: mix_logits must have one value per row of v and head (%zu x %zu)", op, rows, heads);
-        if ((status = mg_grad_tf_check_output(ctx, op, "d_mix_logits", d_mix_logits, mix_logits, "mix_logits")) !=
+        if ((status = mg_tf_op_check_output(ctx, op, "d_mix_logits", d_mix_logits, mix_logits, "mix_logits")) !=
             MG_OK)
             return status;
     } else if (d_mix_logits) {
@@ -184,15 +101,15 @@ mg_status mg_op_value_residual_mix_backward(mg_context *ctx, const mg_tensor *v,
         for (int i = 0; i < 4; i++)
             if (!(o == 0 && i == 3 && d_v && d_v->storage == d_out->storage &&
                   d_v->byte_offset == d_out->byte_offset) &&
-                (status = mg_grad_tf_check_apart(ctx, op, output_names[o], outputs[o], input_names[i], inputs[i])) !=
+                (status = mg_tf_op_check_apart(ctx, op, output_names[o], outputs[o], input_names[i], inputs[i])) !=
                     MG_OK)
                 return status;
         for (int other = o + 1; other < 3; other++)
-            if ((status = mg_grad_tf_check_apart(ctx, op, output_names[o], outputs[o], output_names[other],
+            if ((status = mg_tf_op_check_apart(ctx, op, output_names[o], outputs[o], output_names[other],
                                                  outputs[other])) != MG_OK)
                 return status;
     }
-    if ((status = mg_grad_tf_check_indexable(ctx, op, v)) != MG_OK)
+    if ((status = mg_tf_op_check_indexable(ctx, op, v)) != MG_OK)
         return status;
     if (!ctx->gpu) {
         mg_ref_value_residual_mix_backward(rows, heads, width / heads, mg_f32_of(v), mg_f32_of(v_first),
@@ -225,8 +142,8 @@ mg_status mg_op_value_residual_mix_backward(mg_context *ctx, const mg_tensor *v,
             mg_bind_none(ctx, &d);
     }
     d.shader = MG_SHADER_GRAD_TF_VALUE_MIX;
-    mg_grad_tf_grid(ctx, &d, elementwise_workgroup(ctx), rows * heads);
-    return mg_grad_tf_record(ctx, &d, &pc, sizeof pc);
+    mg_tf_op_grid(ctx, &d, elementwise_workgroup(ctx), rows * heads);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 /* ---- position-dependent embedding rows ---- */
@@ -240,7 +157,7 @@ mg_status mg_op_add_table_rows_backward(mg_context *ctx, const mg_tensor *d_out,
         (status = mg_check_tensor(ctx, op, "d_table", d_table, MG_DTYPE_F32, false)) != MG_OK)
         return status;
     size_t dim = mg_last_dim(d_out), batch = 0, n = 0;
-    if ((status = mg_grad_tf_sequence_shape(ctx, op, "d_out", d_out, dim, &batch, &n)) != MG_OK)
+    if ((status = mg_tf_op_sequence_shape(ctx, op, "d_out", d_out, dim, &batch, &n)) != MG_OK)
         return status;
     if (d_table->ndim != 2 || mg_last_dim(d_table) != dim) {
         char shape[64];
@@ -253,9 +170,9 @@ mg_status mg_op_add_table_rows_backward(mg_context *ctx, const mg_tensor *d_out,
         return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
                        "%s: need divisor >= 1 (got %zu), 1 <= period (%zu) <= table rows (%zu), offset >= 0 (%lld)",
                        op, divisor, period, table_rows, (long long)offset);
-    if ((status = mg_grad_tf_check_apart(ctx, op, "d_table", d_table, "d_out", d_out)) != MG_OK ||
-        (status = mg_grad_tf_check_indexable(ctx, op, d_out)) != MG_OK ||
-        (status = mg_grad_tf_check_indexable(ctx, op, d_table)) != MG_OK)
+    if ((status = mg_tf_op_check_apart(ctx, op, "d_table", d_table, "d_out", d_out)) != MG_OK ||
+        (status = mg_tf_op_check_indexable(ctx, op, d_out)) != MG_OK ||
+        (status = mg_tf_op_check_indexable(ctx, op, d_table)) != MG_OK)
         return status;
     if (!ctx->gpu) {
         mg_ref_add_table_rows_backward(batch, n, dim, mg_f32_of(d_out), offset, divisor, period, mg_f32_of(d_table));
@@ -293,8 +210,8 @@ mg_status mg_op_add_table_rows_backward(mg_context *ctx, const mg_tensor *d_out,
         pc.d_out_offset = mg_bind(ctx, &d, d_out, false);
         pc.d_table_offset = mg_bind(ctx, &d, d_table, true);
         d.shader = MG_SHADER_GRAD_TF_ADD_TABLE_ROWS;
-        mg_grad_tf_grid(ctx, &d, mg_workgroup_size(ctx, 64), period * dim);
-        if ((status = mg_grad_tf_record(ctx, &d, &pc, sizeof pc)) != MG_OK)
+        mg_tf_op_grid(ctx, &d, mg_workgroup_size(ctx, 64), period * dim);
+        if ((status = mg_tf_op_record(ctx, &d, &pc, sizeof pc)) != MG_OK)
             return status;
     }
     return MG_OK;
@@ -310,8 +227,8 @@ mg_status mg_op_copy_rows_backward(mg_context *ctx, const mg_tensor *d_dst, size
         (status = mg_check_tensor(ctx, op, "d_src", d_src, MG_DTYPE_F32, false)) != MG_OK)
         return status;
     size_t dim = mg_last_dim(d_src), batch = 0, n = 0, db = 0, dst_rows = 0;
-    if ((status = mg_grad_tf_sequence_shape(ctx, op, "d_src", d_src, dim, &batch, &n)) != MG_OK ||
-        (status = mg_grad_tf_sequence_shape(ctx, op, "d_dst", d_dst, dim, &db, &dst_rows)) != MG_OK)
+    if ((status = mg_tf_op_sequence_shape(ctx, op, "d_src", d_src, dim, &batch, &n)) != MG_OK ||
+        (status = mg_tf_op_sequence_shape(ctx, op, "d_dst", d_dst, dim, &db, &dst_rows)) != MG_OK)
         return status;
     if (db != batch || d_src->ndim != d_dst->ndim)
         return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
@@ -320,8 +237,8 @@ mg_status mg_op_copy_rows_backward(mg_context *ctx, const mg_tensor *d_dst, size
     if (row_offset > dst_rows || n > dst_rows - row_offset)
         return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: rows [%zu, %zu) do not fit in d_dst's %zu rows", op,
                        row_offset, row_offset + n, dst_rows);
-    if ((status = mg_grad_tf_check_apart(ctx, op, "d_src", d_src, "d_dst", d_dst)) != MG_OK ||
-        (status = mg_grad_tf_check_indexable(ctx, op, d_dst)) != MG_OK)
+    if ((status = mg_tf_op_check_apart(ctx, op, "d_src", d_src, "d_dst", d_dst)) != MG_OK ||
+        (status = mg_tf_op_check_indexable(ctx, op, d_dst)) != MG_OK)
         return status;
     if (!ctx->gpu) {
         mg_ref_copy_rows_backward(batch, n, dim, dst_rows, row_offset, mg_f32_of(d_dst), mg_f32_of(d_src));
@@ -336,6 +253,6 @@ mg_status mg_op_copy_rows_backward(mg_context *ctx, const mg_tensor *d_dst, size
     pc.d_dst_offset = mg_bind(ctx, &d, d_dst, false);
     pc.d_src_offset = mg_bind(ctx, &d, d_src, true);
     d.shader = MG_SHADER_GRAD_TF_COPY_ROWS;
-    mg_grad_tf_grid(ctx, &d, elementwise_workgroup(ctx), d_src->count);
-    return mg_grad_tf_record(ctx, &d, &pc, sizeof pc);
+    mg_tf_op_grid(ctx, &d, elementwise_workgroup(ctx), d_src->count);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }

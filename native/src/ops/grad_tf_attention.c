@@ -10,7 +10,7 @@
  *   5. grad_tf_attention_memory_sum: those shares summed over the batch and
  *      added to d_mem_k and d_mem_v.
  * Every invocation owns what it writes: deterministic, no atomics. */
-#include "ops/grad_tf_internal.h"
+#include "ops/tf_op_common.h"
 #include "ops/ops_grad_tf.h"
 
 #include <string.h>
@@ -71,11 +71,11 @@ static mg_status check_arguments(mg_context *ctx, const char *op, const mg_tenso
                        "%s: q's last dimension (%zu) must be heads (%zu) x dim_head, dim_head at most %d", op, width,
                        p->heads, MG_TF_ATTENTION_MAX_DIM_HEAD);
     size_t dim_head = width / p->heads, kb = 0;
-    if ((status = mg_grad_tf_sequence_shape(ctx, op, "q", q, width, batch, n)) != MG_OK ||
-        (status = mg_grad_tf_sequence_shape(ctx, op, "k", k, width, &kb, key_rows)) != MG_OK ||
-        (status = mg_grad_tf_check_sequence(ctx, op, "k", k, *batch, *key_rows, width)) != MG_OK ||
-        (status = mg_grad_tf_check_sequence(ctx, op, "v", v, *batch, *key_rows, width)) != MG_OK ||
-        (status = mg_grad_tf_check_sequence(ctx, op, "d_out", d_out, *batch, *n, width)) != MG_OK ||
+    if ((status = mg_tf_op_sequence_shape(ctx, op, "q", q, width, batch, n)) != MG_OK ||
+        (status = mg_tf_op_sequence_shape(ctx, op, "k", k, width, &kb, key_rows)) != MG_OK ||
+        (status = mg_tf_op_check_sequence(ctx, op, "k", k, *batch, *key_rows, width)) != MG_OK ||
+        (status = mg_tf_op_check_sequence(ctx, op, "v", v, *batch, *key_rows, width)) != MG_OK ||
+        (status = mg_tf_op_check_sequence(ctx, op, "d_out", d_out, *batch, *n, width)) != MG_OK ||
         (status = check_memories(ctx, op, mem_k, mem_v, p->heads, dim_head, mems)) != MG_OK)
         return status;
     if (q->ndim != k->ndim || q->ndim != d_out->ndim)
@@ -102,23 +102,23 @@ static mg_status check_arguments(mg_context *ctx, const char *op, const mg_tenso
         if (!likes[g])
             return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
                            "%s: %s is given but there are no memories; pass NULL", op, grad_names[g]);
-        if ((status = mg_grad_tf_check_output(ctx, op, grad_names[g], grads[g], likes[g], like_names[g])) != MG_OK)
+        if ((status = mg_tf_op_check_output(ctx, op, grad_names[g], grads[g], likes[g], like_names[g])) != MG_OK)
             return status;
     }
     const mg_tensor *inputs[7] = {q, k, v, mem_k, mem_v, key_mask, d_out};
     static const char *const input_names[7] = {"q", "k", "v", "mem_k", "mem_v", "key_mask", "d_out"};
     for (int g = 0; g < 5; g++) {
         for (int i = 0; i < 7; i++)
-            if ((status = mg_grad_tf_check_apart(ctx, op, grad_names[g], grads[g], input_names[i], inputs[i])) !=
+            if ((status = mg_tf_op_check_apart(ctx, op, grad_names[g], grads[g], input_names[i], inputs[i])) !=
                 MG_OK)
                 return status;
         for (int other = g + 1; other < 5; other++)
-            if ((status = mg_grad_tf_check_apart(ctx, op, grad_names[g], grads[g], grad_names[other],
+            if ((status = mg_tf_op_check_apart(ctx, op, grad_names[g], grads[g], grad_names[other],
                                                  grads[other])) != MG_OK)
                 return status;
     }
-    if ((status = mg_grad_tf_check_indexable(ctx, op, q)) != MG_OK ||
-        (status = mg_grad_tf_check_indexable(ctx, op, k)) != MG_OK)
+    if ((status = mg_tf_op_check_indexable(ctx, op, q)) != MG_OK ||
+        (status = mg_tf_op_check_indexable(ctx, op, k)) != MG_OK)
         return status;
     return MG_OK;
 }
@@ -167,8 +167,8 @@ static mg_status record_pack(mg_context *ctx, const attention_job *job)
     pc.mem_offset = mg_bind(ctx, &d, job->mem, true);
     d.shader = job->mem_k->dtype == MG_DTYPE_F16 ? MG_SHADER_GRAD_TF_ATTENTION_PACK_MEMORY_F16
                                                  : MG_SHADER_GRAD_TF_ATTENTION_PACK_MEMORY_F32;
-    mg_grad_tf_grid(ctx, &d, mg_workgroup_size(ctx, 256), job->mem_k->count);
-    return mg_grad_tf_record(ctx, &d, &pc, sizeof pc);
+    mg_tf_op_grid(ctx, &d, mg_workgroup_size(ctx, 256), job->mem_k->count);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 static mg_status record_query(mg_context *ctx, const attention_job *job)
@@ -201,8 +201,8 @@ static mg_status record_query(mg_context *ctx, const attention_job *job)
     d.shader = MG_SHADER_GRAD_TF_ATTENTION_QUERY;
     d.spec[1] = (uint32_t)job->dim_head; /* DIM_HEAD: the channel loops unroll */
     d.spec_count = 2;
-    mg_grad_tf_grid(ctx, &d, per_invocation_workgroup(ctx), items);
-    return mg_grad_tf_record(ctx, &d, &pc, sizeof pc);
+    mg_tf_op_grid(ctx, &d, per_invocation_workgroup(ctx), items);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 /* The key shader, for the real keys or (memory) for the memories. */
@@ -243,8 +243,8 @@ static mg_status record_keys(mg_context *ctx, const attention_job *job, bool mem
     }
     d.spec[1] = (uint32_t)job->dim_head;
     d.spec_count = 2;
-    mg_grad_tf_grid(ctx, &d, per_invocation_workgroup(ctx), items);
-    return mg_grad_tf_record(ctx, &d, &pc, sizeof pc);
+    mg_tf_op_grid(ctx, &d, per_invocation_workgroup(ctx), items);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 static mg_status record_memory_sum(mg_context *ctx, const attention_job *job)
@@ -265,8 +265,8 @@ static mg_status record_memory_sum(mg_context *ctx, const attention_job *job)
     else
         mg_bind_none(ctx, &d);
     d.shader = MG_SHADER_GRAD_TF_ATTENTION_MEMORY_SUM;
-    mg_grad_tf_grid(ctx, &d, mg_workgroup_size(ctx, 256), job->mem_k->count);
-    return mg_grad_tf_record(ctx, &d, &pc, sizeof pc);
+    mg_tf_op_grid(ctx, &d, mg_workgroup_size(ctx, 256), job->mem_k->count);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 /* Loop iterations per invocation: 2 (mems + keys) in the query shader, n in

@@ -2,6 +2,7 @@
  * then the CPU reference or one shader dispatch. */
 #include "ops/ops_transformer.h"
 #include "ops/op_common.h"
+#include "ops/tf_op_common.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,60 +11,11 @@
 #define TF_ELEMENTWISE_WORKGROUP 256
 #define TF_ATTENTION_GPU_WORKGROUP 64
 
-/* [B, N, width] or [N, width] (B = 1): the batch and sequence sizes. */
-static mg_status sequence_shape(mg_context *ctx, const char *op, const char *name, const mg_tensor *t, size_t width,
-                                size_t *batch, size_t *n)
-{
-    bool ok = (t->ndim == 3 || t->ndim == 2) && (width == 0 || (size_t)t->shape[t->ndim - 1] == width);
-    if (!ok) {
-        char shape[64];
-        mg_shape_string(t, shape, sizeof shape);
-        if (width == 0)
-            return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: %s has shape %s but must be [B, N, D] or [N, D]",
-                           op, name, shape);
-        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: %s has shape %s but must be [B, N, %zu] or [N, %zu]",
-                       op, name, shape, width, width);
-    }
-    *batch = t->ndim == 3 ? (size_t)t->shape[0] : 1;
-    *n = (size_t)t->shape[t->ndim - 2];
-    return MG_OK;
-}
-
-/* t is [batch, rows, width] (or [rows, width] when batch is 1). */
-static mg_status check_sequence(mg_context *ctx, const char *op, const char *name, const mg_tensor *t, size_t batch,
-                                size_t rows, size_t width)
-{
-    size_t tb = 0, tn = 0;
-    mg_status status = sequence_shape(ctx, op, name, t, width, &tb, &tn);
-    if (status != MG_OK)
-        return status;
-    if (tb != batch || tn != rows)
-        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT, "%s: %s must be [%zu, %zu, %zu]", op, name, batch, rows,
-                       width);
-    return MG_OK;
-}
-
-/* Shaders index with 32-bit integers. */
-static mg_status check_indexable(mg_context *ctx, const char *op, const mg_tensor *t)
-{
-    if (t && t->count > UINT32_MAX / 4)
-        return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
-                       "%s: a tensor of %zu elements is too large for this op; split the batch", op, t->count);
-    return MG_OK;
-}
-
 static void elementwise_grid(mg_context *ctx, mg_gpu_dispatch *d, size_t elements)
 {
     d->spec[0] = mg_workgroup_size(ctx, TF_ELEMENTWISE_WORKGROUP);
     d->spec_count = 1;
     mg_grid_1d(ctx, d, (elements + d->spec[0] - 1) / d->spec[0]);
-}
-
-static mg_status record(mg_context *ctx, mg_gpu_dispatch *d, const void *push, size_t push_size)
-{
-    memcpy(d->push, push, push_size);
-    d->push_size = (uint32_t)push_size;
-    return mg_gpu_record_dispatch(ctx->gpu, d);
 }
 
 /* ---- step values read on the device ---- */
@@ -196,11 +148,11 @@ mg_status mg_op_attention_at(mg_context *ctx, const mg_tensor *q, const mg_tenso
                        "%s: q's last dimension (%zu) must be heads (%zu) x dim_head, dim_head at most %d", op, width,
                        p->heads, MG_TF_ATTENTION_MAX_DIM_HEAD);
     size_t dim_head = width / p->heads, batch = 0, n = 0, kb = 0, key_rows = 0, mems = 0;
-    if ((status = sequence_shape(ctx, op, "q", q, width, &batch, &n)) != MG_OK ||
-        (status = sequence_shape(ctx, op, "k", k, width, &kb, &key_rows)) != MG_OK ||
-        (status = check_sequence(ctx, op, "k", k, batch, key_rows, width)) != MG_OK ||
-        (status = check_sequence(ctx, op, "v", v, batch, key_rows, width)) != MG_OK ||
-        (status = check_sequence(ctx, op, "out", out, batch, n, width)) != MG_OK ||
+    if ((status = mg_tf_op_sequence_shape(ctx, op, "q", q, width, &batch, &n)) != MG_OK ||
+        (status = mg_tf_op_sequence_shape(ctx, op, "k", k, width, &kb, &key_rows)) != MG_OK ||
+        (status = mg_tf_op_check_sequence(ctx, op, "k", k, batch, key_rows, width)) != MG_OK ||
+        (status = mg_tf_op_check_sequence(ctx, op, "v", v, batch, key_rows, width)) != MG_OK ||
+        (status = mg_tf_op_check_sequence(ctx, op, "out", out, batch, n, width)) != MG_OK ||
         (status = check_memories(ctx, op, mem_k, mem_v, p->heads, dim_head, &mems)) != MG_OK)
         return status;
     if (p->keys > key_rows)
@@ -219,7 +171,7 @@ mg_status mg_op_attention_at(mg_context *ctx, const mg_tensor *q, const mg_tenso
     if ((status = mg_check_no_alias(ctx, op, "q", q, out)) != MG_OK ||
         (status = mg_check_no_alias(ctx, op, "k", k, out)) != MG_OK ||
         (status = mg_check_no_alias(ctx, op, "v", v, out)) != MG_OK ||
-        (status = check_indexable(ctx, op, q)) != MG_OK || (status = check_indexable(ctx, op, k)) != MG_OK ||
+        (status = mg_tf_op_check_indexable(ctx, op, q)) != MG_OK || (status = mg_tf_op_check_indexable(ctx, op, k)) != MG_OK ||
         (status = check_step(ctx, op, step)) != MG_OK)
         return status;
     if (!ctx->gpu) {
@@ -276,7 +228,7 @@ mg_status mg_op_attention_at(mg_context *ctx, const mg_tensor *q, const mg_tenso
         d.spec[1] = (uint32_t)dim_head; /* DIM_HEAD: the channel loops unroll */
         d.spec_count = 2;
         mg_grid_1d(ctx, &d, (items + d.spec[0] - 1) / d.spec[0]);
-        return record(ctx, &d, &pc, sizeof pc);
+        return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
     }
     if (f16)
         d.shader = sg ? MG_SHADER_TF_ATTENTION_F16_SG : MG_SHADER_TF_ATTENTION_F16;
@@ -285,7 +237,7 @@ mg_status mg_op_attention_at(mg_context *ctx, const mg_tensor *q, const mg_tenso
     d.spec[0] = attention_workgroup(ctx, sg);
     d.spec_count = 1;
     mg_grid_1d(ctx, &d, items);
-    return record(ctx, &d, &pc, sizeof pc);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 /* ---- copy_rows ---- */
@@ -304,8 +256,8 @@ mg_status mg_op_copy_rows_at(mg_context *ctx, const mg_tensor *src, mg_tensor *d
         (status = mg_check_tensor(ctx, op, "dst", dst, MG_DTYPE_F32, false)) != MG_OK)
         return status;
     size_t dim = mg_last_dim(src), batch = 0, n = 0, db = 0, dst_rows = 0;
-    if ((status = sequence_shape(ctx, op, "src", src, dim, &batch, &n)) != MG_OK ||
-        (status = sequence_shape(ctx, op, "dst", dst, dim, &db, &dst_rows)) != MG_OK)
+    if ((status = mg_tf_op_sequence_shape(ctx, op, "src", src, dim, &batch, &n)) != MG_OK ||
+        (status = mg_tf_op_sequence_shape(ctx, op, "dst", dst, dim, &db, &dst_rows)) != MG_OK)
         return status;
     if (db != batch || src->ndim != dst->ndim)
         return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
@@ -316,7 +268,7 @@ mg_status mg_op_copy_rows_at(mg_context *ctx, const mg_tensor *src, mg_tensor *d
                        "%s: rows [%zu, %zu) do not fit in dst's %zu rows; allocate a longer cache", op, row_offset,
                        row_offset + n, dst_rows);
     if ((status = mg_check_no_alias(ctx, op, "src", src, dst)) != MG_OK ||
-        (status = check_indexable(ctx, op, dst)) != MG_OK || (status = check_step(ctx, op, step)) != MG_OK)
+        (status = mg_tf_op_check_indexable(ctx, op, dst)) != MG_OK || (status = check_step(ctx, op, step)) != MG_OK)
         return status;
     if (!ctx->gpu) {
         const size_t shifted = row_offset + (size_t)step_value(step);
@@ -345,7 +297,7 @@ mg_status mg_op_copy_rows_at(mg_context *ctx, const mg_tensor *src, mg_tensor *d
     }
     d.shader = MG_SHADER_TF_COPY_ROWS;
     elementwise_grid(ctx, &d, src->count);
-    return record(ctx, &d, &pc, sizeof pc);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 /* ---- gateloop ---- */
@@ -362,8 +314,8 @@ mg_status mg_op_gateloop(mg_context *ctx, const mg_tensor *qkva, mg_tensor *stat
         return mg_fail(&ctx->diag, MG_ERR_INVALID_ARGUMENT,
                        "%s: qkva's last dimension (%zu) must be 3 x dim (q | kv | a, the to_qkva output)", op, width);
     size_t dim = width / 3, batch = 0, n = 0;
-    if ((status = sequence_shape(ctx, op, "qkva", qkva, width, &batch, &n)) != MG_OK ||
-        (status = check_sequence(ctx, op, "out", out, batch, n, dim)) != MG_OK)
+    if ((status = mg_tf_op_sequence_shape(ctx, op, "qkva", qkva, width, &batch, &n)) != MG_OK ||
+        (status = mg_tf_op_check_sequence(ctx, op, "out", out, batch, n, dim)) != MG_OK)
         return status;
     if (state) {
         if ((status = mg_check_tensor(ctx, op, "state", state, MG_DTYPE_F32, false)) != MG_OK)
@@ -375,7 +327,7 @@ mg_status mg_op_gateloop(mg_context *ctx, const mg_tensor *qkva, mg_tensor *stat
             return status;
     }
     if ((status = mg_check_no_alias(ctx, op, "qkva", qkva, out)) != MG_OK ||
-        (status = check_indexable(ctx, op, qkva)) != MG_OK)
+        (status = mg_tf_op_check_indexable(ctx, op, qkva)) != MG_OK)
         return status;
     if (!ctx->gpu) {
         mg_ref_gateloop(batch, n, dim, mg_f32_of(qkva), mg_f32_of(state), mg_f32_of(out));
@@ -398,7 +350,7 @@ mg_status mg_op_gateloop(mg_context *ctx, const mg_tensor *qkva, mg_tensor *stat
     d.spec[0] = mg_workgroup_size(ctx, 64);
     d.spec_count = 1;
     mg_grid_1d(ctx, &d, (batch * dim + d.spec[0] - 1) / d.spec[0]);
-    return record(ctx, &d, &pc, sizeof pc);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 /* ---- value residual ---- */
@@ -427,7 +379,7 @@ mg_status mg_op_value_residual_mix(mg_context *ctx, const mg_tensor *v, const mg
         if ((status = mg_check_no_alias(ctx, op, "mix_logits", mix_logits, out)) != MG_OK)
             return status;
     }
-    if ((status = check_indexable(ctx, op, v)) != MG_OK)
+    if ((status = mg_tf_op_check_indexable(ctx, op, v)) != MG_OK)
         return status;
     if (!ctx->gpu) {
         mg_ref_value_residual_mix(rows, heads, width / heads, mg_f32_of(v), mg_f32_of(v_first), mg_f32_of(mix_logits),
@@ -449,7 +401,7 @@ mg_status mg_op_value_residual_mix(mg_context *ctx, const mg_tensor *v, const mg
     pc.y_offset = mg_bind(ctx, &d, out, true);
     d.shader = MG_SHADER_TF_VALUE_MIX;
     elementwise_grid(ctx, &d, v->count);
-    return record(ctx, &d, &pc, sizeof pc);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
 
 /* ---- position-dependent embedding rows ---- */
@@ -471,7 +423,7 @@ mg_status mg_op_add_table_rows_at(mg_context *ctx, const mg_tensor *x, const mg_
         (status = mg_check_same_shape(ctx, op, "x", x, out)) != MG_OK)
         return status;
     size_t dim = mg_last_dim(x), batch = 0, n = 0;
-    if ((status = sequence_shape(ctx, op, "x", x, dim, &batch, &n)) != MG_OK)
+    if ((status = mg_tf_op_sequence_shape(ctx, op, "x", x, dim, &batch, &n)) != MG_OK)
         return status;
     if (table->ndim != 2 || mg_last_dim(table) != dim) {
         char shape[64];
@@ -485,7 +437,7 @@ mg_status mg_op_add_table_rows_at(mg_context *ctx, const mg_tensor *x, const mg_
                        "%s: need divisor >= 1 (got %zu), 1 <= period (%zu) <= table rows (%zu), offset >= 0 (%lld)",
                        op, divisor, period, table_rows, (long long)offset);
     if ((status = mg_check_no_alias(ctx, op, "table", table, out)) != MG_OK ||
-        (status = check_indexable(ctx, op, x)) != MG_OK || (status = check_indexable(ctx, op, table)) != MG_OK ||
+        (status = mg_tf_op_check_indexable(ctx, op, x)) != MG_OK || (status = mg_tf_op_check_indexable(ctx, op, table)) != MG_OK ||
         (status = check_step(ctx, op, step)) != MG_OK)
         return status;
     if (!ctx->gpu) {
@@ -515,5 +467,5 @@ mg_status mg_op_add_table_rows_at(mg_context *ctx, const mg_tensor *x, const mg_
     }
     d.shader = table->dtype == MG_DTYPE_F16 ? MG_SHADER_TF_ADD_TABLE_ROWS_F16 : MG_SHADER_TF_ADD_TABLE_ROWS_F32;
     elementwise_grid(ctx, &d, x->count);
-    return record(ctx, &d, &pc, sizeof pc);
+    return mg_tf_op_record(ctx, &d, &pc, sizeof pc);
 }
