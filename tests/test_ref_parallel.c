@@ -63,6 +63,64 @@ Test(ref_parallel, matmul_equals_a_plain_loop_and_ignores_the_thread_count)
     free(a), free(b), free(want), free(one), free(many), free(d_a1), free(d_a4), free(d_b1), free(d_b4);
 }
 
+Test(ref_parallel, four_row_dot_is_bit_identical_to_the_plain_dot)
+{
+    /* Lengths with and without a tail past the last multiple of 4. */
+    enum { STRIDE = 40 };
+    float a[4 * STRIDE], b[STRIDE];
+    test_fill_uniform(a, 4 * STRIDE, 3, -2, 2);
+    test_fill_uniform(b, STRIDE, 4, -2, 2);
+    const size_t lengths[] = {0, 1, 3, 4, 5, 17, 39, 40};
+    for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+        double four[4];
+        mg_ref_dot4(a, STRIDE, b, lengths[l], four);
+        for (size_t r = 0; r < 4; r++) {
+            double one = mg_ref_dot(a + r * STRIDE, b, lengths[l]);
+            cr_expect_eq(memcmp(&four[r], &one, sizeof one), 0, "n %zu row %zu: %.17g vs %.17g", lengths[l], r,
+                         four[r], one);
+        }
+    }
+}
+
+/* A b per batch (not broadcast) and m not a multiple of the 4-row groups: each batch uses its own b. */
+Test(ref_parallel, matmul_with_a_b_per_batch_uses_each_batchs_own_b)
+{
+    float *a = malloc(BATCH * M * K * sizeof *a), *b = malloc(BATCH * K * N * sizeof *b);
+    float *out = malloc(BATCH * M * N * sizeof *out), *d_out = malloc(BATCH * M * N * sizeof *d_out);
+    float *d_a = calloc(BATCH * M * K, sizeof(float)), *d_b = calloc(BATCH * K * N, sizeof(float));
+    test_fill_uniform(a, BATCH * M * K, 5, -1, 1);
+    test_fill_uniform(b, BATCH * K * N, 6, -1, 1);
+    test_fill_uniform(d_out, BATCH * M * N, 7, -1, 1);
+    mg_ref_param p = {b, false}, none = {NULL, false};
+    mg_ref_matmul(BATCH, M, N, K, a, p, false, false, none, out);
+    cr_assert(mg_ref_matmul_backward(BATCH, M, N, K, a, p, false, false, d_out, d_a, d_b, NULL));
+    /* A few elements of each result by hand, rows on both sides of a group boundary and the last row. */
+    const size_t rows[] = {0, 3, 4, M - 1};
+    for (size_t bi = 0; bi < BATCH; bi++)
+        for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+            size_t i = rows[ri], j = (i * 7 + bi) % N, p_ = (i * 5 + bi) % K;
+            double want = 0.0, want_d_a = 0.0;
+            for (size_t q = 0; q < K; q++)
+                want += (double)a[(bi * M + i) * K + q] * (double)b[(bi * K + q) * N + j];
+            for (size_t q = 0; q < N; q++)
+                want_d_a += (double)d_out[(bi * M + i) * N + q] * (double)b[(bi * K + p_) * N + q];
+            float got = out[(bi * M + i) * N + j], got_d_a = d_a[(bi * M + i) * K + p_];
+            cr_expect(fabs(got - want) <= 1e-5 * (fabs(want) + 1), "out b%zu r%zu: %g vs %g", bi, i, got, want);
+            cr_expect(fabs(got_d_a - want_d_a) <= 1e-5 * (fabs(want_d_a) + 1), "d_a b%zu r%zu: %g vs %g", bi, i,
+                      got_d_a, want_d_a);
+        }
+    for (size_t bi = 0; bi < BATCH; bi++) {
+        /* d_b of batch bi sums over that batch's rows only. */
+        size_t q = 3 + bi, j = 11 + bi;
+        double want = 0.0;
+        for (size_t i = 0; i < M; i++)
+            want += (double)a[(bi * M + i) * K + q] * (double)d_out[(bi * M + i) * N + j];
+        float got = d_b[(bi * K + q) * N + j];
+        cr_expect(fabs(got - want) <= 1e-5 * (fabs(want) + 1), "d_b b%zu: %g vs %g", bi, got, want);
+    }
+    free(a), free(b), free(out), free(d_out), free(d_a), free(d_b);
+}
+
 Test(ref_parallel, dot_sums_in_double)
 {
     /* 1 + 1e-8 repeated: a float accumulator would lose the small parts, double keeps them. */

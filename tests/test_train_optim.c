@@ -146,6 +146,17 @@ Test(train_optim, adam_config_defaults_warmup_and_decay_exclusion)
     cr_assert_float_eq(mg_lr_warmup_factor(999, 1000), 1.0, 0);
     cr_assert_float_eq(mg_lr_warmup_factor(123456, 1000), 1.0, 0);
     cr_assert_float_eq(mg_lr_warmup_factor(0, 0), 1.0, 0);
+    /* Cosine decay after 100 warm-up steps of 1100: 1 at the first step after the warm-up (step 100), about
+     * half way down at step 600 (t = 500 / 999), the final share at the last step (1099) and after it. */
+    cr_assert_float_eq(mg_lr_decay_factor(50, 100, 1100, true, 0.05), 1.0, 0);
+    cr_assert_float_eq(mg_lr_decay_factor(100, 100, 1100, true, 0.05), 1.0, 1e-15);
+    cr_assert_float_eq(mg_lr_decay_factor(1099, 100, 1100, true, 0.05), 0.05, 1e-15);
+    cr_assert_float_eq(mg_lr_decay_factor(5000, 100, 1100, true, 0.05), 0.05, 1e-15);
+    double at600 = 0.05 + 0.95 * 0.5 * (1.0 + cos(3.14159265358979323846 * 500.0 / 999.0));
+    cr_assert_float_eq(mg_lr_decay_factor(600, 100, 1100, true, 0.05), at600, 1e-15);
+    cr_assert(at600 > 0.5 && at600 < 0.53, "%g", at600);
+    cr_assert_float_eq(mg_lr_decay_factor(600, 100, 1100, false, 0.05), 1.0, 0);
+    cr_assert_float_eq(mg_lr_decay_factor(3, 10, 10, true, 0.05), 1.0, 0); /* nothing left after the warm-up */
     c.weight_decay = 0.1;
     /* Optimizer step 1 is warm-up step 0; vectors (biases, gains) get no decay. */
     mg_adam_step s = mg_adam_step_for(&c, 1, 1000, 2);

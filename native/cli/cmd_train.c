@@ -24,6 +24,8 @@ static void usage(FILE *out)
             "  --accum A            micro-batches per step (gradient accumulation, 1)\n"
             "  --lr LR              learning rate (autoencoder 1e-4, transformer 2e-4)\n"
             "  --warmup W           linear warm-up steps (1000)\n"
+            "  --lr-schedule S      after the warm-up: constant (upstream's) or cosine (down to --final-lr)\n"
+            "  --final-lr F         cosine: the last step's rate as a share of --lr (0.05)\n"
             "  --weight-decay WD    AdamW decay (0: Adam)\n"
             "  --max-grad-norm G    clip the global gradient norm (autoencoder 0 = off, transformer 0.5)\n"
             "  --ema / --no-ema     keep an EMA of the weights (autoencoder: on)\n"
@@ -186,7 +188,7 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
                                              "--warmup", "--weight-decay", "--max-grad-norm", "--seed",
                                              "--val-every", "--val-fraction", "--save-every", "--from", "--config",
                                              "--captions", "--text-encoder", "--autoencoder", "--max-faces",
-                                             "--loss-curve"};
+                                             "--loss-curve", "--lr-schedule", "--final-lr"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         known = known || strcmp(arg, with_value[k]) == 0;
@@ -221,6 +223,11 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
         ok = parse_size(value, &p->grad_accum) && p->grad_accum > 0;
     else if (strcmp(arg, "--lr") == 0)
         ok = parse_double(value, &p->learning_rate) && p->learning_rate > 0;
+    else if (strcmp(arg, "--lr-schedule") == 0) {
+        ok = strcmp(value, "constant") == 0 || strcmp(value, "cosine") == 0;
+        p->lr_schedule = strcmp(value, "cosine") == 0 ? MG_LR_COSINE : MG_LR_CONSTANT;
+    } else if (strcmp(arg, "--final-lr") == 0)
+        ok = parse_double(value, &p->final_lr_fraction) && p->final_lr_fraction >= 0 && p->final_lr_fraction <= 1;
     else if (strcmp(arg, "--warmup") == 0)
         ok = parse_u64(value, &p->warmup_steps);
     else if (strcmp(arg, "--weight-decay") == 0)

@@ -718,6 +718,13 @@ typedef enum mg_train_kind {
  * disk while saving keeps the previous one. `resume` continues it exactly as
  * an unbroken run would have gone on. Start from mg_train_default_params().
  */
+/* How the learning rate moves after its warm-up. */
+typedef enum mg_lr_schedule {
+    MG_LR_CONSTANT = 0,          /* stays at learning_rate (upstream's trainers) */
+    MG_LR_COSINE = 1             /* half a cosine from learning_rate down to final_lr_fraction of it at the
+                                    last step: a short run ends on small steps, which settles the weights */
+} mg_lr_schedule;
+
 typedef struct mg_train_params {
     const char *data;            /* folder of mesh files (.obj .ply .stl .gltf .glb); required */
     const char *captions;        /* NULL: captions.json (or captions.csv) in the folder when present */
@@ -747,6 +754,8 @@ typedef struct mg_train_params {
     uint64_t save_every;         /* 1000 steps (0: only at the end); also saved when stopped */
     bool resume;                 /* continue the checkpoint at `output` */
     size_t max_faces;            /* 0: the model's limit; larger meshes are skipped and counted */
+    mg_lr_schedule lr_schedule;  /* MG_LR_CONSTANT */
+    double final_lr_fraction;    /* MG_LR_COSINE: the last step's rate as a share of learning_rate (0.05) */
 } mg_train_params;
 
 MG_API mg_train_params mg_train_default_params(mg_train_kind kind);

@@ -23,6 +23,8 @@ mg_train_params mg_train_default_params(mg_train_kind kind)
     p.batch_size = 4;
     p.grad_accum = 1;
     p.warmup_steps = 1000;
+    p.lr_schedule = MG_LR_CONSTANT;
+    p.final_lr_fraction = 0.05;
     p.val_fraction = 0.05;
     p.val_max_meshes = 64;
     p.val_every = 100;
@@ -206,6 +208,10 @@ static mg_status check_params(mg_train_kind kind, const mg_train_params *p, mg_d
         !(p->max_grad_norm >= 0) || !(p->val_fraction >= 0 && p->val_fraction < 1))
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the learning rate must be positive, weight decay and "
                        "max grad norm >= 0, and the validation share in [0, 1)", who);
+    if ((p->lr_schedule != MG_LR_CONSTANT && p->lr_schedule != MG_LR_COSINE) ||
+        !(p->final_lr_fraction >= 0 && p->final_lr_fraction <= 1))
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: unknown learning-rate schedule %d (MG_LR_CONSTANT or "
+                       "MG_LR_COSINE), or a final learning-rate share outside [0, 1]", who, (int)p->lr_schedule);
     if (kind == MG_TRAIN_TRANSFORMER && !p->autoencoder && !p->from)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: a transformer trains on the tokens of a trained "
                        "autoencoder: name its model file (params.autoencoder, --autoencoder AE.safetensors)", who);
@@ -277,6 +283,8 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
         c.adam.lr = params->learning_rate;
         c.adam.weight_decay = params->weight_decay;
         c.warmup_steps = params->warmup_steps;
+        c.cosine_decay = params->lr_schedule == MG_LR_COSINE;
+        c.final_lr_fraction = params->final_lr_fraction;
         c.max_grad_norm = params->max_grad_norm;
         c.ema = params->ema;
         c.augment = params->augment;

@@ -35,13 +35,35 @@ static mg_status write_json(const char *path, cJSON *root, char *error, size_t e
     return MG_OK;
 }
 
+/* mkdir -p: the folder and any missing parents (a data set often goes to data/train in a fresh work folder). */
+static bool make_folders(const char *dir)
+{
+    char *path = malloc(strlen(dir) + 1);
+    if (!path) {
+        errno = ENOMEM;
+        return false;
+    }
+    strcpy(path, dir);
+    bool ok = true;
+    for (char *p = path + 1; ok && *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        ok = mkdir(path, 0777) == 0 || errno == EEXIST;
+        *p = '/';
+    }
+    ok = ok && (mkdir(path, 0777) == 0 || errno == EEXIST);
+    free(path);
+    return ok;
+}
+
 mg_status mg_dataset_write_primitives(const char *dir, size_t count, uint64_t seed, char *error, size_t error_size)
 {
     if (!dir || !dir[0] || count == 0) {
         mg_format(error, error_size, "mg_dataset_write_primitives: give a folder and a count above 0");
         return MG_ERR_INVALID_ARGUMENT;
     }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    if (!make_folders(dir)) {
         mg_format(error, error_size, "cannot create the folder %s: %s", dir, strerror(errno));
         return MG_ERR_IO;
     }

@@ -47,6 +47,12 @@ bool mg_adam_param_decays(int ndim);
  * 1 when warmup_steps is 0. */
 double mg_lr_warmup_factor(uint64_t step, uint64_t warmup_steps);
 
+/* The decay after the warm-up for optimizer step `step` (0 for the first) of `total_steps`: 1 for a constant
+ * rate; for a cosine, final + (1 - final) (1 + cos(pi t)) / 2 with t going from 0 (the first step after the
+ * warm-up) to 1 (the last step). */
+double mg_lr_decay_factor(uint64_t step, uint64_t warmup_steps, uint64_t total_steps, bool cosine,
+                          double final_fraction);
+
 /* clip_grad_norm_'s factor: min(1, max_norm / (total_norm + 1e-6)); 1 when max_norm <= 0 (no clipping). */
 double mg_clip_coefficient(double total_norm, double max_norm);
 #define MG_CLIP_NORM_EPS 1e-6

@@ -21,6 +21,17 @@ double mg_lr_warmup_factor(uint64_t step, uint64_t warmup_steps)
     return factor < 1.0 ? factor : 1.0;
 }
 
+double mg_lr_decay_factor(uint64_t step, uint64_t warmup_steps, uint64_t total_steps, bool cosine,
+                          double final_fraction)
+{
+    if (!cosine || total_steps <= warmup_steps + 1 || step < warmup_steps)
+        return 1.0;
+    double t = (double)(step - warmup_steps) / (double)(total_steps - warmup_steps - 1);
+    if (t > 1.0)
+        t = 1.0;
+    return final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + cos(3.14159265358979323846 * t));
+}
+
 double mg_clip_coefficient(double total_norm, double max_norm)
 {
     if (!(max_norm > 0.0))

@@ -160,6 +160,8 @@ static char *trainer_json(const loop *L)
     ok = ok && cJSON_AddNumberToObject(root, "learning_rate", c->adam.lr);
     ok = ok && cJSON_AddNumberToObject(root, "weight_decay", c->adam.weight_decay);
     ok = ok && cJSON_AddNumberToObject(root, "warmup_steps", (double)c->warmup_steps);
+    ok = ok && cJSON_AddStringToObject(root, "lr_schedule", c->cosine_decay ? "cosine" : "constant");
+    ok = ok && (!c->cosine_decay || cJSON_AddNumberToObject(root, "final_lr_fraction", c->final_lr_fraction));
     ok = ok && cJSON_AddNumberToObject(root, "max_grad_norm", c->max_grad_norm);
     ok = ok && cJSON_AddBoolToObject(root, "ema", c->ema);
     ok = ok && cJSON_AddBoolToObject(root, "augment", c->augment);
@@ -330,11 +332,13 @@ static mg_status train_step(loop *L, uint64_t k)
         status = mg_train_clip_grad_norm(L->ctx, L->grads, L->grad_count, c->max_grad_norm, &norm);
     if (status == MG_OK && !isfinite(norm))
         return not_finite(L, "gradient norm", norm, k);
+    mg_adam_config adam = c->adam;
+    adam.lr *= mg_lr_decay_factor(k, c->warmup_steps, c->steps, c->cosine_decay, c->final_lr_fraction);
     for (size_t i = 0; i < L->model->count && status == MG_OK; i++) {
         mg_train_param *p = &L->model->params[i];
         if (!p->adam_m)
             continue;
-        mg_adam_step s = mg_adam_step_for(&c->adam, k + 1, c->warmup_steps, p->value->ndim);
+        mg_adam_step s = mg_adam_step_for(&adam, k + 1, c->warmup_steps, p->value->ndim);
         status = mg_op_adam_step(L->ctx, &s, p->value, L->model->grads[i], p->adam_m, p->adam_v);
     }
     if (status != MG_OK)
@@ -350,7 +354,7 @@ static mg_status train_step(loop *L, uint64_t k)
     r->step = k + 1;
     r->epoch = epoch;
     r->losses = sum;
-    r->learning_rate = c->adam.lr * mg_lr_warmup_factor(k, c->warmup_steps);
+    r->learning_rate = adam.lr * mg_lr_warmup_factor(k, c->warmup_steps);
     r->grad_norm = norm;
     r->has_validation = false;
     double elapsed = seconds_since(&L->started);

@@ -33,6 +33,8 @@ typedef struct mg_train_loop_config {
     size_t accum;                /* micro-batches per optimizer step (>= 1) */
     mg_adam_config adam;
     uint64_t warmup_steps;       /* linear warm-up (0: none) */
+    bool cosine_decay;           /* after the warm-up, a cosine from adam.lr down to final_lr_fraction of it */
+    double final_lr_fraction;
     double max_grad_norm;        /* <= 0: no clipping */
     bool ema;                    /* keep an EMA of the weights (the autoencoder trainer's default) */
     mg_ema_config ema_config;

@@ -54,21 +54,23 @@ static double log_sigmoid(double u)
 }
 
 /* log p_j for every code j of one row: the softmax over codes of 2 T s xq . b_j factorizes into
- * independent signs per dimension, p_j = prod_k sigmoid(4 T s xq_k b_jk) (b_jk = +-1, bit d-1-k of j). */
+ * independent signs per dimension, p_j = prod_k sigmoid(4 T s xq_k b_jk) (b_jk = +-1, bit d-1-k of j).
+ * The table doubles once per dimension (2^d additions instead of d 2^d); each entry still sums its terms
+ * in the order k = 0 .. d-1, so the values are the same as the direct sum's. */
 static void code_log_probs(const lfq_level *l, size_t d, float inv_temperature, double *log_p)
 {
-    double pos[32], neg[32];
+    log_p[0] = 0.0;
+    size_t filled = 1;
     for (size_t k = 0; k < d; k++) {
         double a = 4.0 * (double)inv_temperature * l->scale * l->xq[k];
-        pos[k] = log_sigmoid(a);
-        neg[k] = log_sigmoid(-a);
-    }
-    size_t codes = (size_t)1 << d;
-    for (size_t j = 0; j < codes; j++) {
-        double s = 0.0;
-        for (size_t k = 0; k < d; k++)
-            s += (j >> (d - 1 - k)) & 1u ? pos[k] : neg[k];
-        log_p[j] = s;
+        double pos = log_sigmoid(a), neg = log_sigmoid(-a);
+        /* Backwards, so that entry i is read before entries 2i and 2i+1 overwrite it. */
+        for (size_t i = filled; i-- > 0;) {
+            double prefix = log_p[i];
+            log_p[2 * i] = prefix + neg;
+            log_p[2 * i + 1] = prefix + pos;
+        }
+        filled *= 2;
     }
 }
 

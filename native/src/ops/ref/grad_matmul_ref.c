@@ -21,31 +21,69 @@ typedef struct backward_job {
     double *acc;            /* [groups, k, n] */
 } backward_job;
 
-/* d_a rows [begin, end) of the flattened [batch * m, k]: d_a[r, kk] = d_out[r, :] . B[kk, :]. */
+/* d_a rows [begin, end) of the flattened [batch * m, k]: d_a[r, kk] = d_out[r, :] . B[kk, :]. Four rows at a
+ * time share each row of B (mg_ref_dot4) when they use the same B; the values do not depend on the grouping. */
 static void d_a_rows(size_t begin, size_t end, void *context)
 {
     const backward_job *job = context;
-    for (size_t r = begin; r < end; r++) {
-        const float *g = job->d_out + r * job->n;
-        const float *b = job->b_rows + (job->b_broadcast ? 0 : (r / job->m) * job->k * job->n);
-        for (size_t kk = 0; kk < job->k; kk++)
-            job->d_a[r * job->k + kk] = (float)mg_ref_dot(g, b + kk * job->n, job->n);
+    const size_t n = job->n, k = job->k;
+    for (size_t r = begin; r < end;) {
+        const size_t b_index = job->b_broadcast ? 0 : r / job->m;
+        const float *b = job->b_rows + b_index * k * n;
+        const float *g = job->d_out + r * n;
+        const bool four = r + 4 <= end && (job->b_broadcast || (r + 3) / job->m == b_index);
+        if (four) {
+            for (size_t kk = 0; kk < k; kk++) {
+                double dots[4];
+                mg_ref_dot4(g, n, b + kk * n, n, dots);
+                for (size_t t = 0; t < 4; t++)
+                    job->d_a[(r + t) * k + kk] = (float)dots[t];
+            }
+            r += 4;
+        } else {
+            for (size_t kk = 0; kk < k; kk++)
+                job->d_a[r * k + kk] = (float)mg_ref_dot(g, b + kk * n, n);
+            r++;
+        }
     }
 }
 
-/* acc rows [begin, end) of the flattened [groups * k, n]: sum over r, in order, of a[r, kk] * d_out[r, :]. */
+/* acc rows [begin, end) of the flattened [groups * k, n]: sum over r, in order, of a[r, kk] * d_out[r, :].
+ * Up to four rows of acc (same group) go through d_out together, so each row of d_out is read once for them;
+ * every element still sums its terms in the order of r. */
 static void d_b_rows(size_t begin, size_t end, void *context)
 {
     const backward_job *job = context;
-    for (size_t item = begin; item < end; item++) {
-        const size_t gi = item / job->k, kk = item % job->k;
-        double *dst = job->acc + item * job->n;
+    const size_t n = job->n, k = job->k;
+    for (size_t item = begin; item < end;) {
+        const size_t gi = item / k, kk = item % k;
+        size_t count = end - item < 4 ? end - item : 4;
+        if (count > k - kk)
+            count = k - kk; /* stay inside group gi */
+        double *dst = job->acc + item * n;
         for (size_t r = 0; r < job->rows; r++) {
-            const double av = job->a[(gi * job->rows + r) * job->k + kk];
-            const float *g = job->d_out + (gi * job->rows + r) * job->n;
-            for (size_t j = 0; j < job->n; j++)
-                dst[j] += av * (double)g[j];
+            const float *a_row = job->a + (gi * job->rows + r) * k + kk;
+            const float *g = job->d_out + (gi * job->rows + r) * n;
+            if (count == 4) {
+                const double a0 = a_row[0], a1 = a_row[1], a2 = a_row[2], a3 = a_row[3];
+                double *d0 = dst, *d1 = dst + n, *d2 = dst + 2 * n, *d3 = dst + 3 * n;
+                for (size_t j = 0; j < n; j++) {
+                    const double gj = (double)g[j];
+                    d0[j] += a0 * gj;
+                    d1[j] += a1 * gj;
+                    d2[j] += a2 * gj;
+                    d3[j] += a3 * gj;
+                }
+            } else {
+                for (size_t t = 0; t < count; t++) {
+                    const double av = a_row[t];
+                    double *d = dst + t * n;
+                    for (size_t j = 0; j < n; j++)
+                        d[j] += av * (double)g[j];
+                }
+            }
         }
+        item += count;
     }
 }
 

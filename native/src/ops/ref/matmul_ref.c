@@ -29,20 +29,34 @@ typedef struct matmul_job {
 } matmul_job;
 
 #define COLUMN_BLOCK 64 /* outputs per work item: lets one-row products (decoding) spread over threads too */
+#define ROW_GROUP 4     /* rows per work item: each column is loaded once for four rows (mg_ref_dot4) */
 
-/* Work items [begin, end): item = (row of the flattened [batch * m, n] output, block of COLUMN_BLOCK columns). */
+/* Work items [begin, end): item = (group of ROW_GROUP rows of the flattened [batch * m, n] output, block of
+ * COLUMN_BLOCK columns). A group never spans two batches (their columns differ), so groups restart at each
+ * batch's first row and a batch's last group may be short. */
 static void matmul_items(size_t begin, size_t end, void *context)
 {
     const matmul_job *job = context;
     const size_t blocks = (job->n + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+    const size_t groups_per_batch = (job->m + ROW_GROUP - 1) / ROW_GROUP;
     for (size_t item = begin; item < end; item++) {
-        const size_t r = item / blocks, j0 = (item % blocks) * COLUMN_BLOCK;
+        const size_t group = item / blocks, j0 = (item % blocks) * COLUMN_BLOCK;
         const size_t j1 = j0 + COLUMN_BLOCK < job->n ? j0 + COLUMN_BLOCK : job->n;
-        const float *row = job->a + r * job->k;
-        const float *columns = job->columns + (job->b_broadcast ? 0 : (r / job->m) * job->n * job->k);
+        const size_t batch = group / groups_per_batch, i0 = (group % groups_per_batch) * ROW_GROUP;
+        const size_t rows = job->m - i0 < ROW_GROUP ? job->m - i0 : ROW_GROUP;
+        const size_t r0 = batch * job->m + i0;
+        const float *a = job->a + r0 * job->k;
+        const float *columns = job->columns + (job->b_broadcast ? 0 : batch * job->n * job->k);
         for (size_t j = j0; j < j1; j++) {
             double bias_j = job->bias.data ? mg_ref_param_at(job->bias, j) : 0.0;
-            job->out[r * job->n + j] = (float)(mg_ref_dot(row, columns + j * job->k, job->k) + bias_j);
+            double dots[ROW_GROUP];
+            if (rows == ROW_GROUP)
+                mg_ref_dot4(a, job->k, columns + j * job->k, job->k, dots);
+            else
+                for (size_t r = 0; r < rows; r++)
+                    dots[r] = mg_ref_dot(a + r * job->k, columns + j * job->k, job->k);
+            for (size_t r = 0; r < rows; r++)
+                job->out[(r0 + r) * job->n + j] = (float)(dots[r] + bias_j);
         }
     }
 }
@@ -60,7 +74,7 @@ void mg_ref_matmul(size_t batch, size_t m, size_t n, size_t k, const float *a, m
     for (size_t c = 0; copy && c < copies; c++)
         unpack_columns(b, c * k * n, n, k, b_transposed, copy + c * n * k);
     matmul_job job = {m, n, k, a, in_place ? (const float *)b.data : copy, b_broadcast, bias, out};
-    const size_t blocks = (n + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
-    mg_ref_parallel_for(batch * m * blocks, (double)batch * (double)m * (double)n * (double)k, matmul_items, &job);
+    const size_t blocks = (n + COLUMN_BLOCK - 1) / COLUMN_BLOCK, groups = batch * ((m + ROW_GROUP - 1) / ROW_GROUP);
+    mg_ref_parallel_for(groups * blocks, (double)batch * (double)m * (double)n * (double)k, matmul_items, &job);
     free(copy);
 }

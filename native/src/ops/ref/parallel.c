@@ -92,3 +92,29 @@ double mg_ref_dot(const float *a, const float *b, size_t n)
         s0 += (double)a[i] * (double)b[i];
     return (s0 + s1) + (s2 + s3);
 }
+
+void mg_ref_dot4(const float *a, size_t a_stride, const float *b, size_t n, double out[4])
+{
+    const float *a0 = a, *a1 = a + a_stride, *a2 = a + 2 * a_stride, *a3 = a + 3 * a_stride;
+    /* s[r][p]: row r's partial sum p, as mg_ref_dot's s0..s3. */
+    double s[4][4] = {{0.0}};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (size_t p = 0; p < 4; p++) {
+            const double bv = (double)b[i + p];
+            s[0][p] += (double)a0[i + p] * bv;
+            s[1][p] += (double)a1[i + p] * bv;
+            s[2][p] += (double)a2[i + p] * bv;
+            s[3][p] += (double)a3[i + p] * bv;
+        }
+    }
+    for (; i < n; i++) {
+        const double bv = (double)b[i];
+        s[0][0] += (double)a0[i] * bv;
+        s[1][0] += (double)a1[i] * bv;
+        s[2][0] += (double)a2[i] * bv;
+        s[3][0] += (double)a3[i] * bv;
+    }
+    for (size_t r = 0; r < 4; r++)
+        out[r] = (s[r][0] + s[r][1]) + (s[r][2] + s[r][3]);
+}

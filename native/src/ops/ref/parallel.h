@@ -19,6 +19,11 @@ void mg_ref_parallel_for(size_t count, double cost, mg_ref_range_fn fn, void *co
  * order at the end): the dot product of every reference matmul. */
 double mg_ref_dot(const float *a, const float *b, size_t n);
 
+/* The dot products of four rows of a (a, a + a_stride, a + 2 a_stride, a + 3 a_stride) with one b, each
+ * bit-identical to mg_ref_dot's: b is loaded once for the four, which is what makes a matmul's inner loop
+ * compute-bound instead of waiting on the cache. */
+void mg_ref_dot4(const float *a, size_t a_stride, const float *b, size_t n, double out[4]);
+
 /* A conv1d weight [co, ci, kernel] (PyTorch's layout, f32 or f16) as f32 [co, kernel, ci], so that each tap's
  * input weights are contiguous; malloc'ed, NULL when out of memory. */
 #include "ops/ref/ref_ops.h"
