@@ -442,7 +442,8 @@ mg_status mg_train_checkpoint_load(const char *path, const mg_train_param *param
     }
     if (problems) {
         status = mg_fail(diag, MG_ERR_FORMAT, "%s: the checkpoint does not fit this model: %s%s (%zu tensor%s in "
-                         "all)", path, first, problems > 1 ? " and more" : "", problems, problems == 1 ? "" : "s");
+                         "all); resume with the same --config (and --autoencoder) as the run that wrote it", path,
+                         first, problems > 1 ? " and more" : "", problems, problems == 1 ? "" : "s");
         goto done;
     }
     for (size_t i = 0; i < count && status == MG_OK; i++) {

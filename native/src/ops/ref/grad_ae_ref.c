@@ -16,58 +16,81 @@ typedef struct conv_grad_job {
 } conv_grad_job;
 
 /* d_x rows [begin, end): out[b, t, o] reads x row s = t + k - half through tap k, so x row s gets
- * d_out row t = s - k + half through the transposed taps. */
+ * d_out row t = s - k + half through the transposed taps. Up to four rows of one sequence go together so
+ * that each tap's weights are read once for them; every element still sums over (k, o) in the same order. */
 static void conv_d_x_rows(size_t begin, size_t end, void *context)
 {
     const conv_grad_job *j = context;
-    const size_t half = j->kernel / 2;
-    double *acc = malloc((j->ci ? j->ci : 1) * sizeof *acc);
+    const size_t half = j->kernel / 2, ci = j->ci;
+    double *acc = malloc((ci ? 4 * ci : 1) * sizeof *acc);
     if (!acc)
         return; /* only under memory exhaustion (a few KiB): the rows are left as they were */
-    for (size_t row = begin; row < end; row++) {
-        const size_t b = row / j->n, s = row % j->n;
-        float *dx = j->d_x + row * j->ci;
-        memset(acc, 0, j->ci * sizeof *acc);
-        if (!j->mask || j->mask[row] != 0) {
-            for (size_t k = 0; k < j->kernel; k++) {
-                if (s + half < k || s + half - k >= j->n)
+    for (size_t row = begin; row < end;) {
+        const size_t b = row / j->n, s0 = row % j->n;
+        size_t rows = end - row < 4 ? end - row : 4;
+        if (rows > j->n - s0)
+            rows = j->n - s0; /* stay inside sequence b */
+        memset(acc, 0, rows * ci * sizeof *acc);
+        for (size_t k = 0; k < j->kernel; k++) {
+            /* dy[r]: the d_out row that reaches x row s0 + r through tap k, NULL when none does */
+            const float *dy[4] = {NULL, NULL, NULL, NULL};
+            size_t live = 0;
+            for (size_t r = 0; r < rows; r++) {
+                const size_t s = s0 + r;
+                if ((j->mask && j->mask[row + r] == 0) || s + half < k || s + half - k >= j->n)
                     continue;
-                const float *dy = j->d_out + (b * j->n + s + half - k) * j->co;
-                for (size_t o = 0; o < j->co; o++) {
-                    const double g = dy[o];
-                    const float *w = j->taps + (o * j->kernel + k) * j->ci;
-                    for (size_t i = 0; i < j->ci; i++)
-                        acc[i] += g * (double)w[i];
+                dy[r] = j->d_out + (b * j->n + s + half - k) * j->co;
+                live++;
+            }
+            if (!live)
+                continue;
+            for (size_t o = 0; o < j->co; o++) {
+                const float *w = j->taps + (o * j->kernel + k) * ci;
+                for (size_t r = 0; r < rows; r++) {
+                    if (!dy[r])
+                        continue;
+                    const double g = dy[r][o];
+                    double *a = acc + r * ci;
+                    for (size_t i = 0; i < ci; i++)
+                        a[i] += g * (double)w[i];
                 }
             }
         }
-        for (size_t i = 0; i < j->ci; i++)
-            dx[i] = (float)acc[i];
+        for (size_t r = 0; r < rows; r++)
+            for (size_t i = 0; i < ci; i++)
+                j->d_x[(row + r) * ci + i] = (float)acc[r * ci + i];
+        row += rows;
     }
     free(acc);
 }
 
-/* d_taps rows [begin, end) of the flattened [co * kernel, ci]: sum over every output row of d_out * x. */
+/* d_taps rows [begin, end) of the flattened [co * kernel, ci]: sum over every output row of d_out * x. Up to four
+ * items go through the output rows together (each row of d_out and x is read once for them); every element
+ * still sums over (b, t) in order. */
 static void conv_d_w_rows(size_t begin, size_t end, void *context)
 {
     const conv_grad_job *j = context;
-    const size_t half = j->kernel / 2;
-    for (size_t item = begin; item < end; item++) {
-        const size_t o = item / j->kernel, k = item % j->kernel;
-        double *dst = j->d_taps + item * j->ci;
+    const size_t half = j->kernel / 2, ci = j->ci;
+    for (size_t item = begin; item < end;) {
+        const size_t count = end - item < 4 ? end - item : 4;
         for (size_t b = 0; b < j->batch; b++) {
             for (size_t t = 0; t < j->n; t++) {
-                if (t + k < half || t + k - half >= j->n)
-                    continue;
-                size_t row = b * j->n + t + k - half;
-                if (j->mask && j->mask[row] == 0)
-                    continue;
-                const double g = j->d_out[(b * j->n + t) * j->co + o];
-                const float *xr = j->x + row * j->ci;
-                for (size_t i = 0; i < j->ci; i++)
-                    dst[i] += g * (double)xr[i];
+                for (size_t c = 0; c < count; c++) {
+                    const size_t o = (item + c) / j->kernel, k = (item + c) % j->kernel;
+                    if (t + k < half || t + k - half >= j->n)
+                        continue;
+                    size_t row = b * j->n + t + k - half;
+                    if (j->mask && j->mask[row] == 0)
+                        continue;
+                    const double g = j->d_out[(b * j->n + t) * j->co + o];
+                    const float *xr = j->x + row * ci;
+                    double *dst = j->d_taps + (item + c) * ci;
+                    for (size_t i = 0; i < ci; i++)
+                        dst[i] += g * (double)xr[i];
+                }
             }
         }
+        item += count;
     }
 }
 

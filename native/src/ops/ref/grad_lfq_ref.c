@@ -3,6 +3,7 @@
  * vector-quantize-pytorch's LFQ defines them, with the intended masking (valid
  * rows only, the codebook entropy of the batch-averaged distribution). */
 #include "ops/ref/grad_ae_ref.h"
+#include "ops/ref/parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -187,54 +188,58 @@ void mg_ref_lfq_loss(size_t n, size_t d, const float *x, const int32_t *mask, co
     free(log_p);
 }
 
-void mg_ref_lfq_backward(size_t n, size_t d, const float *x, const int32_t *mask, const mg_lfq_loss_params *p,
-                         const float *d_values, float aux_scale, float *d_x)
+typedef struct lfq_backward_job {
+    size_t d, codes, valid;
+    const float *x, *d_values;
+    const int32_t *mask;
+    const mg_lfq_loss_params *p;
+    const level_stats *stats;   /* NULL without the entropy terms */
+    const double *avg_slopes;   /* [levels, codes]: gamma g(avg_j), the same for every row */
+    float aux_scale;
+    float *d_x;
+} lfq_backward_job;
+
+/* d_x rows [begin, end): each row's gradient depends only on the row and the shared statistics. */
+static void lfq_backward_rows(size_t begin, size_t end, void *context)
 {
-    size_t codes = (size_t)1 << d;
-    bool entropy = aux_scale != 0.0f && p->entropy_weight != 0.0f;
-    level_stats *stats = entropy ? alloc_stats(p->levels, d) : NULL;
+    const lfq_backward_job *job = context;
+    const mg_lfq_loss_params *p = job->p;
+    const size_t d = job->d, codes = job->codes, valid = job->valid;
+    const bool entropy = job->stats != NULL;
     double *log_p = entropy ? malloc(codes * sizeof *log_p) : NULL;
-    if (entropy && (!stats || !log_p)) {
-        for (size_t i = 0; i < n * d; i++)
-            d_x[i] = NAN;
-        free_stats(stats);
-        free(log_p);
+    if (entropy && !log_p) { /* a few KiB: NaN marks the rows rather than leaving them stale */
+        for (size_t i = begin * d; i < end * d; i++)
+            job->d_x[i] = NAN;
         return;
     }
-    if (entropy)
-        compute_stats(n, d, x, mask, p, stats, log_p);
-    size_t valid = 0;
-    for (size_t i = 0; i < n; i++)
-        valid += !mask || mask[i] != 0;
     float residual[32];
-    for (size_t i = 0; i < n; i++) {
-        bool kept = (!mask || mask[i] != 0) && valid > 0;
+    for (size_t i = begin; i < end; i++) {
+        bool kept = (!job->mask || job->mask[i] != 0) && valid > 0;
         double grad[32] = {0};
-        memcpy(residual, x + i * d, d * sizeof(float));
+        memcpy(residual, job->x + i * d, d * sizeof(float));
         for (int q = 0; q < p->levels; q++) {
             lfq_level l;
             level_of(residual, d, q, p->soft_clamp, &l);
             double d_xq[32];
             for (size_t k = 0; k < d; k++) {
                 /* straight-through: the quantized output's gradient reaches xq unchanged */
-                d_xq[k] = d_values ? d_values[i * d + k] : 0.0;
+                d_xq[k] = job->d_values ? job->d_values[i * d + k] : 0.0;
                 if (kept)
-                    d_xq[k] += (double)aux_scale * p->commit_weight * 2.0 * (l.xq[k] - l.v[k]) /
+                    d_xq[k] += (double)job->aux_scale * p->commit_weight * 2.0 * (l.xq[k] - l.v[k]) /
                                ((double)valid * (double)d);
             }
             if (kept && entropy) {
-                const level_stats *s = &stats[q];
+                const level_stats *s = &job->stats[q];
+                const double *avg_slope = job->avg_slopes + (size_t)q * codes;
                 double e = s->per_sample - (double)p->diversity_gamma * s->codebook;
                 double outer = p->softplus_entropy ? 1.0 / (1.0 + exp(-(e + p->entropy_offset))) : 1.0;
-                outer *= (double)aux_scale * p->entropy_weight;
+                outer *= (double)job->aux_scale * p->entropy_weight;
                 code_log_probs(&l, d, p->inv_temperature, log_p);
                 /* dE/dz_j = p_j (G_j - sum p G), G_j = (g(p_j) - gamma g(avg_j)) / valid; dz_j/dxq_k = 2 T s b_jk */
                 double pg = 0.0, pgb[32] = {0}, pb[32] = {0};
                 for (size_t j = 0; j < codes; j++) {
                     double pj = exp(log_p[j]);
-                    double g = (entropy_slope(pj, log_p[j]) -
-                                (double)p->diversity_gamma * entropy_slope(s->avg[j], log(s->avg[j]))) /
-                               (double)valid;
+                    double g = (entropy_slope(pj, log_p[j]) - avg_slope[j]) / (double)valid;
                     pg += pj * g;
                     for (size_t k = 0; k < d; k++) {
                         double b = (j >> (d - 1 - k)) & 1u ? 1.0 : -1.0;
@@ -252,8 +257,41 @@ void mg_ref_lfq_backward(size_t n, size_t d, const float *x, const int32_t *mask
             next_residual(residual, d, q, p->soft_clamp);
         }
         for (size_t k = 0; k < d; k++)
-            d_x[i * d + k] = (float)grad[k];
+            job->d_x[i * d + k] = (float)grad[k];
     }
+    free(log_p);
+}
+
+void mg_ref_lfq_backward(size_t n, size_t d, const float *x, const int32_t *mask, const mg_lfq_loss_params *p,
+                         const float *d_values, float aux_scale, float *d_x)
+{
+    size_t codes = (size_t)1 << d;
+    bool entropy = aux_scale != 0.0f && p->entropy_weight != 0.0f;
+    level_stats *stats = entropy ? alloc_stats(p->levels, d) : NULL;
+    double *log_p = entropy ? malloc(codes * sizeof *log_p) : NULL;
+    double *avg_slopes = entropy ? malloc((size_t)p->levels * codes * sizeof *avg_slopes) : NULL;
+    if (entropy && (!stats || !log_p || !avg_slopes)) {
+        for (size_t i = 0; i < n * d; i++)
+            d_x[i] = NAN;
+        free_stats(stats);
+        free(log_p);
+        free(avg_slopes);
+        return;
+    }
+    if (entropy) {
+        compute_stats(n, d, x, mask, p, stats, log_p);
+        for (int q = 0; q < p->levels; q++)
+            for (size_t j = 0; j < codes; j++)
+                avg_slopes[(size_t)q * codes + j] = (double)p->diversity_gamma *
+                                                    entropy_slope(stats[q].avg[j], log(stats[q].avg[j]));
+    }
+    size_t valid = 0;
+    for (size_t i = 0; i < n; i++)
+        valid += !mask || mask[i] != 0;
+    lfq_backward_job job = {d, codes, valid, x, d_values, mask, p, stats, avg_slopes, aux_scale, d_x};
+    const double cost = (double)n * (double)p->levels * (entropy ? (double)codes * (double)(d + 8) : (double)d);
+    mg_ref_parallel_for(n, cost, lfq_backward_rows, &job);
     free_stats(stats);
     free(log_p);
+    free(avg_slopes);
 }
