@@ -3,7 +3,8 @@
  * mg_train_autoencoder, mg_train_transformer, mg_bench_train): defaults as
  * meshgpt-pytorch's trainers, refused parameters, and bad data folders (empty,
  * only unreadable meshes, unreadable meshes skipped with a warning and
- * counted), each with a message that says what to do. Where this build has
+ * counted), each with a message that says what to do; a resumed run takes its
+ * checkpoint's configuration. Where this build has
  * the model's training, a one-step run and the benchmark also run.
  */
 #include "test_npy.h"
@@ -199,6 +200,13 @@ Test(train_api, unreadable_meshes_are_skipped_warned_and_counted)
         mg_model *model = NULL;
         cr_assert_eq(mg_model_load(ctx, out, &model), MG_OK, "%s", mg_context_last_error(ctx));
         mg_model_free(model);
+        /* --resume without --config: the checkpoint's own (non-default) configuration is used. */
+        p.config = NULL;
+        p.resume = true;
+        p.steps = 2;
+        started again = {0};
+        cr_assert_eq(mg_train_autoencoder(ctx, &p, on_progress, &again), MG_OK, "%s", mg_context_last_error(ctx));
+        cr_assert_eq(again.steps, 1, "the resumed run does the one step left");
     }
     mg_context_destroy(ctx);
     remove_folder(dir);

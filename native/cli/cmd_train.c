@@ -34,7 +34,7 @@ static void usage(FILE *out)
             "  --val-every N        validation loss every N steps (100; 0 = never)\n"
             "  --val-fraction F     share of the meshes held out for validation (0.05)\n"
             "  --save-every N       checkpoint every N steps (1000; also at the end and when stopped)\n"
-            "  --resume             continue the checkpoint at -o\n"
+            "  --resume             continue the checkpoint at -o (with its own configuration)\n"
             "  --from MODEL         fine-tune this model (any loadable model, meshgpt-pytorch checkpoints too)\n"
             "  --config FILE        config.json for fresh weights (meshgpt-pytorch's constructor arguments)\n"
             "  --captions FILE      captions (JSON or CSV; default: captions.json in DIR when present)\n"

@@ -752,7 +752,8 @@ typedef struct mg_train_params {
     size_t val_max_meshes;       /* 64: at most this many held out (0: no limit) */
     uint64_t val_every;          /* 100 steps (0: never) */
     uint64_t save_every;         /* 1000 steps (0: only at the end); also saved when stopped */
-    bool resume;                 /* continue the checkpoint at `output` */
+    bool resume;                 /* continue the checkpoint at `output` (its configuration is used when
+                                    `config` is NULL) */
     size_t max_faces;            /* 0: the model's limit; larger meshes are skipped and counted */
     mg_lr_schedule lr_schedule;  /* MG_LR_CONSTANT */
     double final_lr_fraction;    /* MG_LR_COSINE: the last step's rate as a share of learning_rate (0.05) */

@@ -238,10 +238,16 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
     mg_trainable *model = NULL;
     char *curve = NULL, *settings = NULL;
     bool fresh = !params->from;
+    /* --resume without --config: the checkpoint at the output path carries the configuration it was made with. */
+    FILE *existing = params->resume && !params->config && fresh ? fopen(params->output, "rb") : NULL;
+    const bool config_from_checkpoint = existing != NULL;
+    if (existing)
+        fclose(existing);
     /* The data's preparation (grid, range, preprocessing, face limit) is the autoencoder's: known from the
      * configuration before any weights load, so a bad folder is reported first. */
     if (fresh && kind == MG_TRAIN_AUTOENCODER)
-        status = fresh_config(params, &config, diag);
+        status = config_from_checkpoint ? file_config(params->output, &config, diag)
+                                        : fresh_config(params, &config, diag);
     else
         status = file_config(params->from ? params->from : params->autoencoder, &config, diag);
     const char **captions = NULL;
@@ -249,6 +255,8 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
     memset(&fresh_transformer, 0, sizeof fresh_transformer);
     if (status == MG_OK && kind == MG_TRAIN_TRANSFORMER && fresh && params->config)
         status = fresh_config(params, &fresh_transformer, diag);
+    else if (status == MG_OK && kind == MG_TRAIN_TRANSFORMER && config_from_checkpoint)
+        status = file_config(params->output, &fresh_transformer, diag);
     size_t sequence_faces = 0;
     if (status == MG_OK && kind == MG_TRAIN_TRANSFORMER)
         status = sequence_face_limit(fresh ? fresh_transformer.transformer_json : config.transformer_json,
@@ -268,7 +276,7 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
                                         .caption_count = data.count, .seed = params->seed, .ema = params->ema};
         if (fresh && kind == MG_TRAIN_AUTOENCODER)
             source.config = &config;
-        else if (fresh && params->config)
+        else if (fresh && (params->config || config_from_checkpoint))
             source.config = &fresh_transformer;
         status = kind == MG_TRAIN_TRANSFORMER ? mg_train_create_transformer(ctx, &source, &model, diag)
                                               : mg_train_create_autoencoder(ctx, &source, &model, diag);
