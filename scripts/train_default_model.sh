@@ -7,7 +7,7 @@
 #
 # Resume-safe: run it again after an interruption (Ctrl-C saves a checkpoint) and every phase goes on from
 # its last checkpoint (`--resume`; the result equals an unbroken run's); finished phases are not redone.
-# Timings of the shipped run (2-core VM, shared with other jobs) are in assets/models/MODEL_CARD.md.
+# Timings of the shipped run (about 86-92 minutes on a 2-core VM) are in assets/models/MODEL_CARD.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,9 +16,8 @@ WORK="${1:-/tmp/meshgpt-default-model}"
 OUT="${OUT:-$ROOT/assets/models/meshgpt-default.safetensors}"
 DEVICE="${DEVICE:-cpu}"
 
-AE1_STEPS=750    # autoencoder, augmented meshes, lr 2e-3
-AE2_STEPS=511    # autoencoder fine-tuned from the first phase on the meshes as they are, lr 1e-3
-TF_STEPS=566    # transformer
+AE_STEPS=4500    # autoencoder: lr 2e-3, cosine decay to 5%
+TF_STEPS=2400    # transformer: lr 1.5e-3, cosine decay to 5%
 
 mkdir -p "$WORK"
 cd "$WORK"
@@ -32,7 +31,7 @@ cat > config.json <<'EOF'
  "autoencoder_kwargs": {
   "num_discrete_coors": 128,
   "dim_codebook": 64,
-  "codebook_size": 1024,
+  "codebook_size": 4096,
   "num_quantizers": 2,
   "encoder_dims_through_depth": [
    64,
@@ -68,21 +67,17 @@ EOF
 
 resume_flag() { [ -f "$1" ] && echo --resume || true; }
 
-# Autoencoder, in two phases (its 1-D convolutions are most of this time on the CPU reference). No EMA:
-# with ema-pytorch's warm-up the average lags a short run by hundreds of steps. Phase 1 trains on augmented
-# meshes (scale, shift, jitter); phase 2 goes on from its weights (fresh Adam state) without augmentation,
-# which lowered the held-out reconstruction error much faster in a run this short.
-"$MESHGPT" train autoencoder --data data/train -o autoencoder-phase1.safetensors --config config.json -d "$DEVICE" \
-    --steps "$AE1_STEPS" --batch 8 --lr 2e-3 --warmup 50 --no-ema --val-every 250 --save-every 250 \
-    $(resume_flag autoencoder-phase1.safetensors)
-if [ -f autoencoder.safetensors ]; then AE2_START=(--resume); else AE2_START=(--from autoencoder-phase1.safetensors); fi
-"$MESHGPT" train autoencoder --data data/train -o autoencoder.safetensors -d "$DEVICE" \
-    --steps "$AE2_STEPS" --batch 8 --lr 1e-3 --warmup 20 --no-ema --no-augment --val-every 250 --save-every 100 \
-    "${AE2_START[@]}"
+# Autoencoder. No EMA: with ema-pytorch's warm-up the average lags a short run by hundreds of steps. No
+# augmentation: in a run this short the meshes as they are lowered the held-out reconstruction error much faster.
+# The cosine decay ends the run on small steps, which is what turns nearly right coordinates into exact ones.
+"$MESHGPT" train autoencoder --data data/train -o autoencoder.safetensors --config config.json -d "$DEVICE" \
+    --steps "$AE_STEPS" --batch 8 --lr 2e-3 --warmup 100 --lr-schedule cosine --no-ema --no-augment \
+    --val-every 500 --save-every 250 $(resume_flag autoencoder.safetensors)
 
 # Transformer on the autoencoder's codes; the captions (data/train/captions.json) train its text encoder.
 "$MESHGPT" train transformer --data data/train --autoencoder autoencoder.safetensors -o transformer.safetensors \
-    --config config.json -d "$DEVICE" --steps "$TF_STEPS" --batch 4 --lr 1.5e-3 --warmup 30 --max-faces 223 --val-every 100 --save-every 50 $(resume_flag transformer.safetensors)
+    --config config.json -d "$DEVICE" --steps "$TF_STEPS" --batch 4 --lr 1.5e-3 --warmup 50 --lr-schedule cosine --max-faces 223 --val-every 200 \
+    --save-every 50 $(resume_flag transformer.safetensors)
 
 # The shipped file: f16, model weights only (convert leaves a checkpoint's train.* state out; `meshgpt info` then
 # lists no training state).
