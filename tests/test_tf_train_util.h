@@ -97,4 +97,33 @@ static inline mg_status tiny_step(mg_trainable *tr, const tiny_batch *b, bool ca
                                       backward, 1.0f, loss);
 }
 
+/* Compares every non-zero gradient of b (Vulkan) with a's (CPU reference), parameter by parameter, at relative
+ * tolerance `tolerance`. Returns how many were compared; *matching (when not NULL) counts those whose name
+ * contains `name_part`. */
+static inline size_t compare_nonzero_grads(mg_trainable *a, mg_trainable *b, double tolerance, const char *name_part,
+                                           size_t *matching)
+{
+    size_t compared = 0;
+    if (matching)
+        *matching = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        if (!a->grads[i])
+            continue;
+        cr_assert(b->grads[i] && strcmp(a->params[i].name, b->params[i].name) == 0);
+        float *ga = test_read(a->grads[i]), *gb = test_read(b->grads[i]);
+        double norm = 0.0;
+        for (size_t k = 0; k < a->grads[i]->count; k++)
+            norm += (double)ga[k] * ga[k];
+        if (norm > 0.0) {
+            test_compare(a->params[i].name, gb, ga, a->grads[i]->count, tolerance);
+            compared++;
+            if (matching && name_part && strstr(a->params[i].name, name_part))
+                ++*matching;
+        }
+        free(ga);
+        free(gb);
+    }
+    return compared;
+}
+
 #endif

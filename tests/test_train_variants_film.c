@@ -193,23 +193,8 @@ Test(train_variants_film, vulkan_gradients_match_cpu, .timeout = 300)
     cr_assert_eq(tiny_step(a, &batch, false, true, &la), MG_OK, "%s", mg_context_last_error(cpu));
     cr_assert_eq(tiny_step(b, &batch, false, true, &lb), MG_OK, "%s", mg_context_last_error(gpu));
     cr_expect_leq(fabs(la - lb), 1e-5 * fabs(la), "loss: cpu %.7f vulkan %.7f", la, lb);
-    size_t compared = 0, film = 0;
-    for (size_t i = 0; i < a->count; i++) {
-        if (!a->grads[i])
-            continue;
-        cr_assert(b->grads[i] && strcmp(a->params[i].name, b->params[i].name) == 0);
-        float *ga = test_read(a->grads[i]), *gb = test_read(b->grads[i]);
-        double norm = 0.0;
-        for (size_t k = 0; k < a->grads[i]->count; k++)
-            norm += (double)ga[k] * ga[k];
-        if (norm > 0.0) {
-            test_compare(a->params[i].name, gb, ga, a->grads[i]->count, 1e-6);
-            compared++;
-            film += strstr(a->params[i].name, "_film_cond.") != NULL;
-        }
-        free(ga);
-        free(gb);
-    }
+    size_t film = 0;
+    size_t compared = compare_nonzero_grads(a, b, 1e-6, "_film_cond.", &film);
     cr_log_info("%zu gradients compared, %zu of FiLM", compared, film);
     cr_expect_eq(film, 10u);
     tiny_batch_free(&batch);
