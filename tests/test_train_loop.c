@@ -61,7 +61,7 @@ Test(train_loop, split_and_epochs_are_seeded_partitions)
     size_t first[16], second[16];
     for (uint64_t m = 0; m < 8; m++) {
         uint64_t epoch;
-        cr_assert_eq(mg_train_microbatch_items(train, nt, 4, &base, m, (m < 4 ? first : second) + (m % 4) * 4,
+        cr_assert_eq(mg_train_microbatch_items(train, nt, 4, NULL, &base, m, (m < 4 ? first : second) + (m % 4) * 4,
                                                &epoch, &diag), MG_OK);
         cr_assert_eq(epoch, m / 4);
     }
@@ -82,6 +82,69 @@ Test(train_loop, split_and_epochs_are_seeded_partitions)
     free(val);
     cr_assert_eq(mg_train_split(0, &base, 0.5, 8, &train, &nt, &val, &nv, &diag), MG_ERR_INVALID_ARGUMENT);
     mg_diag_destroy(&diag);
+}
+
+static int compare_size_values(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Grouped by length: an epoch holds the same items as the plain random epoch of the same seed (only the
+ * batches differ); within one chunk of MG_TRAIN_LENGTH_GROUP_BATCHES batches, each batch is a run of
+ * consecutive lengths of the chunk sorted (so its padding is minimal), and the batches come in shuffled, not
+ * sorted, order. */
+Test(train_loop, batches_grouped_by_length_hold_neighbouring_lengths_and_keep_each_epochs_items)
+{
+    mg_diag diag;
+    mg_diag_init(&diag, NULL, NULL, MG_LOG_NONE);
+    mg_rng base;
+    mg_rng_seed(&base, 11);
+    enum { BATCH = 4, BATCHES = MG_TRAIN_LENGTH_GROUP_BATCHES, ITEMS = BATCHES * BATCH + 3 /* 3 dropped */ };
+    size_t train[ITEMS], lengths[ITEMS + 5];
+    for (size_t i = 0; i < ITEMS; i++)
+        train[i] = i + 5; /* dataset items 5.. (the split's indices need not start at 0) */
+    for (size_t i = 0; i < ITEMS + 5; i++)
+        lengths[i] = 1000 + (i * 37) % 211; /* distinct */
+    size_t grouped[BATCHES][BATCH], plain[BATCHES * BATCH], again[BATCH];
+    for (uint64_t m = 0; m < BATCHES; m++) {
+        cr_assert_eq(mg_train_microbatch_items(train, ITEMS, BATCH, lengths, &base, m, grouped[m], NULL, &diag),
+                     MG_OK);
+        cr_assert_eq(mg_train_microbatch_items(train, ITEMS, BATCH, NULL, &base, m, plain + m * BATCH, NULL, &diag),
+                     MG_OK);
+    }
+    cr_assert_eq(mg_train_microbatch_items(train, ITEMS, BATCH, lengths, &base, 5, again, NULL, &diag), MG_OK);
+    cr_assert(memcmp(again, grouped[5], sizeof again) == 0, "the same micro-batch twice differs");
+    size_t grouped_items[BATCHES * BATCH];
+    memcpy(grouped_items, grouped, sizeof grouped_items);
+    qsort(grouped_items, BATCHES * BATCH, sizeof(size_t), compare_size_values);
+    qsort(plain, BATCHES * BATCH, sizeof(size_t), compare_size_values);
+    cr_assert(memcmp(grouped_items, plain, sizeof plain) == 0, "grouping changed which items the epoch holds");
+    /* The epoch's lengths sorted, cut into runs of BATCH: each batch must be exactly one run. */
+    size_t sorted[BATCHES * BATCH];
+    for (size_t i = 0; i < BATCHES * BATCH; i++)
+        sorted[i] = lengths[grouped_items[i]];
+    qsort(sorted, BATCHES * BATCH, sizeof(size_t), compare_size_values);
+    bool run_used[BATCHES] = {false};
+    size_t ascending = 0, previous_min = 0;
+    for (size_t b = 0; b < BATCHES; b++) {
+        size_t mine[BATCH];
+        for (size_t j = 0; j < BATCH; j++)
+            mine[j] = lengths[grouped[b][j]];
+        qsort(mine, BATCH, sizeof(size_t), compare_size_values);
+        size_t run = BATCHES;
+        for (size_t r = 0; r < BATCHES; r++)
+            if (memcmp(mine, sorted + r * BATCH, sizeof mine) == 0)
+                run = r;
+        cr_assert_lt(run, BATCHES, "batch %zu (lengths %zu..%zu) is not a run of neighbouring lengths", b, mine[0],
+                     mine[BATCH - 1]);
+        cr_assert(!run_used[run], "two batches hold the same lengths");
+        run_used[run] = true;
+        ascending += b > 0 && mine[0] > previous_min;
+        previous_min = mine[0];
+    }
+    cr_assert_lt(ascending, BATCHES - 4, "the batches came in sorted order (%zu rises in %d)", ascending,
+                 BATCHES - 1);
 }
 
 Test(train_loop, a_batch_larger_than_the_training_split_is_a_clear_error)

@@ -81,6 +81,7 @@ Test(train_api, defaults_follow_the_reference_trainers)
     cr_assert_eq(tf.learning_rate, 2e-4);
     cr_assert_eq(tf.max_grad_norm, 0.5);
     cr_assert(!tf.ema && !tf.augment);
+    cr_assert(!ae.group_by_length && !tf.group_by_length, "random batches, as upstream's DataLoader");
     cr_assert_null(tf.output);
 }
 
@@ -207,6 +208,18 @@ Test(train_api, unreadable_meshes_are_skipped_warned_and_counted)
         started again = {0};
         cr_assert_eq(mg_train_autoencoder(ctx, &p, on_progress, &again), MG_OK, "%s", mg_context_last_error(ctx));
         cr_assert_eq(again.steps, 1, "the resumed run does the one step left");
+        cr_assert_null(strstr(log.text, "grouped by length"), "%s", log.text);
+        /* Switching to batches grouped by length on resume is allowed, with a warning that the batches differ
+         * from an unbroken run's; the setting is stored, so a further resume with it does not warn. */
+        p.group_by_length = true;
+        p.steps = 3;
+        cr_assert_eq(mg_train_autoencoder(ctx, &p, on_progress, &again), MG_OK, "%s", mg_context_last_error(ctx));
+        cr_assert(strstr(log.text, "resuming with batches grouped by length where the checkpoint was trained with "
+                                   "random batches"), "%s", log.text);
+        log.text[0] = '\0';
+        p.steps = 4;
+        cr_assert_eq(mg_train_autoencoder(ctx, &p, on_progress, &again), MG_OK, "%s", mg_context_last_error(ctx));
+        cr_assert_null(strstr(log.text, "grouped by length"), "%s", log.text);
     }
     mg_context_destroy(ctx);
     remove_folder(dir);

@@ -376,7 +376,7 @@ static inline void toy_check_formulas(mg_context *ctx)
     size_t *train, *val, nt, nv, items[3];
     cr_assert_eq(mg_train_split(ds.count, &base, c.val_fraction, c.val_max_items, &train, &nt, &val, &nv, &diag),
                  MG_OK);
-    cr_assert_eq(mg_train_microbatch_items(train, nt, 3, &base, 0, items, NULL, &diag), MG_OK);
+    cr_assert_eq(mg_train_microbatch_items(train, nt, 3, NULL, &base, 0, items, NULL, &diag), MG_OK);
     float w0[4] = {0.25f, 0.25f, 0.25f, 0.25f};
     double g[4], norm = 0;
     toy_hand_gradient(&ds, items, 3, w0, g);

@@ -30,6 +30,8 @@ static void usage(FILE *out)
             "  --max-grad-norm G    clip the global gradient norm (autoencoder 0 = off, transformer 0.5)\n"
             "  --ema / --no-ema     keep an EMA of the weights (autoencoder: on)\n"
             "  --augment / --no-augment   scale, shift and jitter meshes (autoencoder: on)\n"
+            "  --group-by-length / --no-group-by-length   batches of meshes with similar face counts, so\n"
+            "                       less of each batch is padding and a step is cheaper (off: random batches)\n"
             "  --seed S             data order, split, augmentation and fresh weights (0)\n"
             "  --val-every N        validation loss every N steps (100; 0 = never)\n"
             "  --val-fraction F     share of the meshes held out for validation (0.05)\n"
@@ -184,6 +186,8 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
         return p->ema = arg[2] == 'e', 1;
     if (strcmp(arg, "--augment") == 0 || strcmp(arg, "--no-augment") == 0)
         return p->augment = arg[2] == 'a', 1;
+    if (strcmp(arg, "--group-by-length") == 0 || strcmp(arg, "--no-group-by-length") == 0)
+        return p->group_by_length = arg[2] == 'g', 1;
     static const char *const with_value[] = {"--data", "-o", "--output", "--steps", "--batch", "--accum", "--lr",
                                              "--warmup", "--weight-decay", "--max-grad-norm", "--seed",
                                              "--val-every", "--val-fraction", "--save-every", "--from", "--config",

@@ -296,6 +296,7 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
         c.max_grad_norm = params->max_grad_norm;
         c.ema = params->ema;
         c.augment = params->augment;
+        c.group_by_length = params->group_by_length;
         c.seed = params->seed;
         c.val_fraction = params->val_fraction;
         c.val_max_items = params->val_max_meshes;

@@ -51,6 +51,7 @@ typedef struct loop {
     bool *ema_owned;            /* [model->count]: params[i].ema allocated here (freed and reset at the end) */
     size_t *train, train_count, *val, val_count;
     size_t *indices;            /* [batch_size] */
+    size_t *lengths;            /* [data->count] face counts when batches are grouped by length, else NULL */
     mg_train_state state;
     mg_loss_curve curve;
     uint64_t last_saved;        /* step of the last checkpoint written by this run (UINT64_MAX: none) */
@@ -139,6 +140,7 @@ static void release_tensors(loop *L)
     free(L->ema_values);
     free(L->ema_owned);
     free(L->indices);
+    free(L->lengths);
     free(L->train);
     free(L->val);
     mg_train_state_free(&L->state);
@@ -165,6 +167,7 @@ static char *trainer_json(const loop *L)
     ok = ok && cJSON_AddNumberToObject(root, "max_grad_norm", c->max_grad_norm);
     ok = ok && cJSON_AddBoolToObject(root, "ema", c->ema);
     ok = ok && cJSON_AddBoolToObject(root, "augment", c->augment);
+    ok = ok && cJSON_AddBoolToObject(root, "group_by_length", c->group_by_length);
     ok = ok && cJSON_AddNumberToObject(root, "train_items", (double)L->train_count);
     ok = ok && cJSON_AddNumberToObject(root, "validation_items", (double)L->val_count);
     if (ok && c->trainer_json) {
@@ -212,6 +215,13 @@ static mg_status apply_saved_settings(loop *L)
         warn_if_changed(L, root, "batch_size", (double)L->cfg->batch_size, "batch size");
         warn_if_changed(L, root, "grad_accum_every", (double)L->cfg->accum, "gradient accumulation");
         warn_if_changed(L, root, "train_items", (double)L->train_count, "a training split of");
+        const cJSON *grouped = cJSON_GetObjectItemCaseSensitive(root, "group_by_length");
+        /* Checkpoints from before the setting existed were trained with random batches. */
+        bool saved_grouped = cJSON_IsBool(grouped) && cJSON_IsTrue(grouped);
+        if (saved_grouped != L->cfg->group_by_length)
+            mg_log(L->diag, MG_LOG_WARN, "resuming with %s where the checkpoint was trained with %s: the batches "
+                   "after the resume differ from an unbroken run's", L->cfg->group_by_length ? "batches grouped by "
+                   "length" : "random batches", saved_grouped ? "batches grouped by length" : "random batches");
         const cJSON *curve = cJSON_GetObjectItemCaseSensitive(root, "loss_curve");
         if (curve && mg_loss_curve_from_json(&L->curve, curve, L->state.step, L->diag) != MG_OK)
             mg_log(L->diag, MG_LOG_WARN, "%s; the loss curve starts anew", L->diag->last_error);
@@ -315,8 +325,8 @@ static mg_status train_step(loop *L, uint64_t k)
     uint64_t epoch = 0;
     for (size_t j = 0; j < c->accum && status == MG_OK; j++) {
         uint64_t m = k * c->accum + j;
-        status = mg_train_microbatch_items(L->train, L->train_count, c->batch_size, &L->state.rng, m, L->indices,
-                                           &epoch, L->diag);
+        status = mg_train_microbatch_items(L->train, L->train_count, c->batch_size, L->lengths, &L->state.rng, m,
+                                           L->indices, &epoch, L->diag);
         mg_train_losses losses = {0};
         if (status == MG_OK)
             status = run_batch(L, L->indices, c->batch_size, c->augment, mg_rng_fork(&L->state.rng,
@@ -445,6 +455,13 @@ static mg_status start(loop *L)
         status = mg_fail(L->diag, MG_ERR_INVALID_ARGUMENT, "training: a batch of %zu meshes needs at least that "
                          "many training meshes; there are %zu (%zu of %zu held out for validation): lower the batch "
                          "size or add meshes", c->batch_size, L->train_count, L->val_count, L->data->count);
+    if (status == MG_OK && c->group_by_length) {
+        L->lengths = malloc((L->data->count ? L->data->count : 1) * sizeof *L->lengths);
+        if (!L->lengths)
+            status = mg_fail(L->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory preparing training");
+        for (size_t i = 0; status == MG_OK && i < L->data->count; i++)
+            L->lengths[i] = L->data->items[i].mesh.num_faces;
+    }
     if (status == MG_OK && c->resume)
         status = apply_saved_settings(L);
     if (status == MG_OK && c->resume && L->state.step >= c->steps)

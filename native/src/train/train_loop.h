@@ -39,6 +39,7 @@ typedef struct mg_train_loop_config {
     bool ema;                    /* keep an EMA of the weights (the autoencoder trainer's default) */
     mg_ema_config ema_config;
     bool augment;                /* augment training batches (validation batches never are) */
+    bool group_by_length;        /* batches of meshes with similar face counts (mg_train_microbatch_items) */
     mg_augment_params augment_params;
     uint64_t seed;               /* for a fresh run (a resumed run continues the checkpoint's RNG) */
     double val_fraction;         /* share of the items held out for validation (at least 1 when > 0 and
@@ -100,10 +101,19 @@ mg_status mg_train_loop_run(mg_trainable *model, const mg_train_dataset *data, c
 mg_status mg_train_split(size_t count, const mg_rng *base, double val_fraction, size_t val_max, size_t **out_train,
                          size_t *out_train_count, size_t **out_val, size_t *out_val_count, mg_diag *diag);
 
+/* Batches per chunk sorted by length when batches are grouped by length: large enough that the batches of a
+ * chunk hold meshes of nearly one length, small enough that each chunk mixes classes and sizes at random. */
+#define MG_TRAIN_LENGTH_GROUP_BATCHES 32
+
 /* The training items (indices into the dataset) of micro-batch `m` (global, from 0): epoch m / per_epoch
  * (per_epoch = train_count / batch, leftovers dropped as upstream's drop_last), shuffled with
- * fork(base, epoch). Writes `batch` indices; *out_epoch (may be NULL) is the epoch. */
-mg_status mg_train_microbatch_items(const size_t *train, size_t train_count, size_t batch, const mg_rng *base,
-                                    uint64_t m, size_t *out_indices, uint64_t *out_epoch, mg_diag *diag);
+ * fork(base, epoch). With `lengths` (per dataset item, e.g. face counts; NULL: plain random batches), each
+ * chunk of MG_TRAIN_LENGTH_GROUP_BATCHES batches of the shuffled epoch is sorted by length before it is cut
+ * into batches, and the epoch's batches are then shuffled (same RNG): every item is still seen once per
+ * epoch, but a batch pads its meshes to a similar length. Writes `batch` indices; *out_epoch (may be NULL)
+ * is the epoch. */
+mg_status mg_train_microbatch_items(const size_t *train, size_t train_count, size_t batch, const size_t *lengths,
+                                    const mg_rng *base, uint64_t m, size_t *out_indices, uint64_t *out_epoch,
+                                    mg_diag *diag);
 
 #endif

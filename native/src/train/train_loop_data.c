@@ -61,8 +61,56 @@ mg_status mg_train_split(size_t count, const mg_rng *base, double val_fraction, 
     return MG_OK;
 }
 
-mg_status mg_train_microbatch_items(const size_t *train, size_t train_count, size_t batch, const mg_rng *base,
-                                    uint64_t m, size_t *out_indices, uint64_t *out_epoch, mg_diag *diag)
+/* Items sorted by length within a chunk; ties keep their shuffled order, so the result is the same on every
+ * platform (qsort is not stable). */
+typedef struct {
+    size_t length, position, item;
+} length_key;
+
+static int compare_length_keys(const void *a, const void *b)
+{
+    const length_key *x = a, *y = b;
+    if (x->length != y->length)
+        return x->length < y->length ? -1 : 1;
+    return x->position < y->position ? -1 : x->position > y->position;
+}
+
+/* Rearranges one epoch's shuffled items (the first per_epoch * batch of them) into batches of similar length:
+ * chunks of MG_TRAIN_LENGTH_GROUP_BATCHES batches are sorted by length and cut into batches, then the order of
+ * all the epoch's batches is shuffled with `rng`, so that an epoch does not run short-to-long chunk by chunk. */
+static mg_status group_by_length(size_t *order, size_t per_epoch, size_t batch, const size_t *lengths, mg_rng *rng,
+                                 mg_diag *diag)
+{
+    size_t used = per_epoch * batch, chunk = MG_TRAIN_LENGTH_GROUP_BATCHES * batch;
+    length_key *keys = malloc(used * sizeof *keys);
+    size_t *batch_order = malloc(per_epoch * sizeof *batch_order);
+    size_t *grouped = malloc(used * sizeof *grouped);
+    if (!keys || !batch_order || !grouped) {
+        free(keys);
+        free(batch_order);
+        free(grouped);
+        return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory ordering an epoch");
+    }
+    for (size_t i = 0; i < used; i++)
+        keys[i] = (length_key){lengths[order[i]], i, order[i]};
+    for (size_t first = 0; first < used; first += chunk)
+        qsort(keys + first, (used - first < chunk ? used - first : chunk), sizeof *keys, compare_length_keys);
+    for (size_t b = 0; b < per_epoch; b++)
+        batch_order[b] = b;
+    mg_rng_shuffle_sizes(rng, batch_order, per_epoch);
+    for (size_t b = 0; b < per_epoch; b++)
+        for (size_t j = 0; j < batch; j++)
+            grouped[b * batch + j] = keys[batch_order[b] * batch + j].item;
+    memcpy(order, grouped, used * sizeof *order);
+    free(keys);
+    free(batch_order);
+    free(grouped);
+    return MG_OK;
+}
+
+mg_status mg_train_microbatch_items(const size_t *train, size_t train_count, size_t batch, const size_t *lengths,
+                                    const mg_rng *base, uint64_t m, size_t *out_indices, uint64_t *out_epoch,
+                                    mg_diag *diag)
 {
     if (batch == 0 || batch > train_count)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "training: a batch of %zu meshes needs at least that many "
@@ -75,9 +123,11 @@ mg_status mg_train_microbatch_items(const size_t *train, size_t train_count, siz
     memcpy(order, train, train_count * sizeof *order);
     mg_rng rng = mg_rng_fork(base, epoch);
     mg_rng_shuffle_sizes(&rng, order, train_count);
-    memcpy(out_indices, order + first, batch * sizeof *out_indices);
+    mg_status status = lengths ? group_by_length(order, (size_t)per_epoch, batch, lengths, &rng, diag) : MG_OK;
+    if (status == MG_OK)
+        memcpy(out_indices, order + first, batch * sizeof *out_indices);
     free(order);
-    if (out_epoch)
+    if (status == MG_OK && out_epoch)
         *out_epoch = epoch;
-    return MG_OK;
+    return status;
 }
