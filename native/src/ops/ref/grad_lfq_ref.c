@@ -54,24 +54,44 @@ static double log_sigmoid(double u)
     return -(fmax(-u, 0.0) + log1p(exp(-fabs(u))));
 }
 
-/* log p_j for every code j of one row: the softmax over codes of 2 T s xq . b_j factorizes into
+/* p_j and log p_j for every code j of one row: the softmax over codes of 2 T s xq . b_j factorizes into
  * independent signs per dimension, p_j = prod_k sigmoid(4 T s xq_k b_jk) (b_jk = +-1, bit d-1-k of j).
- * The table doubles once per dimension (2^d additions instead of d 2^d); each entry still sums its terms
- * in the order k = 0 .. d-1, so the values are the same as the direct sum's. */
-static void code_log_probs(const lfq_level *l, size_t d, float inv_temperature, double *log_p)
+ * Both tables double once per dimension (2^d products and sums, no exp per code); each entry multiplies or
+ * sums its factors in the order k = 0 .. d-1. */
+static void code_probs(const lfq_level *l, size_t d, float inv_temperature, double *log_p, double *prob)
 {
     log_p[0] = 0.0;
+    prob[0] = 1.0;
     size_t filled = 1;
     for (size_t k = 0; k < d; k++) {
         double a = 4.0 * (double)inv_temperature * l->scale * l->xq[k];
-        double pos = log_sigmoid(a), neg = log_sigmoid(-a);
+        double pos = log_sigmoid(a), neg = log_sigmoid(-a), pos_p = exp(pos), neg_p = exp(neg);
         /* Backwards, so that entry i is read before entries 2i and 2i+1 overwrite it. */
         for (size_t i = filled; i-- > 0;) {
-            double prefix = log_p[i];
+            double prefix = log_p[i], prefix_p = prob[i];
             log_p[2 * i] = prefix + neg;
             log_p[2 * i + 1] = prefix + pos;
+            prob[2 * i] = prefix_p * neg_p;
+            prob[2 * i + 1] = prefix_p * pos_p;
         }
         filled *= 2;
+    }
+}
+
+/* sum_j w_j b_jk for every dimension k (b_jk = +1 where bit d-1-k of j is set, else -1), in 2^d additions
+ * rather than d 2^d: fold the table in halves on its lowest bit, taking each fold's signed difference.
+ * Overwrites w. */
+static void signed_bit_sums(double *w, size_t d, double *out)
+{
+    size_t size = (size_t)1 << d;
+    for (size_t k = d; k-- > 0;) {
+        double difference = 0.0;
+        size /= 2;
+        for (size_t i = 0; i < size; i++) {
+            difference += w[2 * i + 1] - w[2 * i];
+            w[i] = w[2 * i] + w[2 * i + 1];
+        }
+        out[k] = difference;
     }
 }
 
@@ -92,7 +112,7 @@ typedef struct level_stats {
 
 /* The statistics of every level (avg arrays allocated by the caller). */
 static void compute_stats(size_t n, size_t d, const float *x, const int32_t *mask, const mg_lfq_loss_params *p,
-                          level_stats *stats, double *log_p)
+                          level_stats *stats, double *log_p, double *prob)
 {
     size_t codes = (size_t)1 << d;
     for (int q = 0; q < p->levels; q++) {
@@ -111,9 +131,9 @@ static void compute_stats(size_t n, size_t d, const float *x, const int32_t *mas
             level_of(residual, d, q, p->soft_clamp, &l);
             for (size_t k = 0; k < d; k++)
                 stats[q].commit += (l.xq[k] - l.v[k]) * (l.xq[k] - l.v[k]);
-            code_log_probs(&l, d, p->inv_temperature, log_p);
+            code_probs(&l, d, p->inv_temperature, log_p, prob);
             for (size_t j = 0; j < codes; j++) {
-                double pj = exp(log_p[j]);
+                double pj = prob[j];
                 stats[q].per_sample += entropy_term(pj, log_p[j]);
                 stats[q].avg[j] += pj;
             }
@@ -164,7 +184,7 @@ void mg_ref_lfq_loss(size_t n, size_t d, const float *x, const int32_t *mask, co
 {
     size_t codes = (size_t)1 << d;
     level_stats *stats = alloc_stats(p->levels, d);
-    double *log_p = malloc(codes * sizeof *log_p);
+    double *log_p = malloc(2 * codes * sizeof *log_p); /* log p_j, then p_j */
     if (!stats || !log_p) { /* the entry checks memory before calling; NaN marks the failure */
         for (size_t i = 0; i < (size_t)p->levels * MG_LFQ_LOSS_COLUMNS; i++)
             losses[i] = NAN;
@@ -172,7 +192,7 @@ void mg_ref_lfq_loss(size_t n, size_t d, const float *x, const int32_t *mask, co
         free(log_p);
         return;
     }
-    compute_stats(n, d, x, mask, p, stats, log_p);
+    compute_stats(n, d, x, mask, p, stats, log_p, log_p + codes);
     for (int q = 0; q < p->levels; q++) {
         const level_stats *s = &stats[q];
         float *row = losses + (size_t)q * MG_LFQ_LOSS_COLUMNS;
@@ -206,7 +226,7 @@ static void lfq_backward_rows(size_t begin, size_t end, void *context)
     const mg_lfq_loss_params *p = job->p;
     const size_t d = job->d, codes = job->codes, valid = job->valid;
     const bool entropy = job->stats != NULL;
-    double *log_p = entropy ? malloc(codes * sizeof *log_p) : NULL;
+    double *log_p = entropy ? malloc(3 * codes * sizeof *log_p) : NULL; /* log p_j, p_j, p_j G_j */
     if (entropy && !log_p) { /* a few KiB: NaN marks the rows rather than leaving them stale */
         for (size_t i = begin * d; i < end * d; i++)
             job->d_x[i] = NAN;
@@ -234,18 +254,20 @@ static void lfq_backward_rows(size_t begin, size_t end, void *context)
                 double e = s->per_sample - (double)p->diversity_gamma * s->codebook;
                 double outer = p->softplus_entropy ? 1.0 / (1.0 + exp(-(e + p->entropy_offset))) : 1.0;
                 outer *= (double)job->aux_scale * p->entropy_weight;
-                code_log_probs(&l, d, p->inv_temperature, log_p);
-                /* dE/dz_j = p_j (G_j - sum p G), G_j = (g(p_j) - gamma g(avg_j)) / valid; dz_j/dxq_k = 2 T s b_jk */
-                double pg = 0.0, pgb[32] = {0}, pb[32] = {0};
+                double *prob = log_p + codes, *weighted = prob + codes;
+                code_probs(&l, d, p->inv_temperature, log_p, prob);
+                /* dE/dz_j = p_j (G_j - sum p G), G_j = (g(p_j) - gamma g(avg_j)) / valid; dz_j/dxq_k = 2 T s b_jk.
+                 * sum_j p_j b_jk is E[b_k] = P(+) - P(-) of dimension k's own sign. */
+                double pg = 0.0, pgb[32], pb[32];
                 for (size_t j = 0; j < codes; j++) {
-                    double pj = exp(log_p[j]);
-                    double g = (entropy_slope(pj, log_p[j]) - avg_slope[j]) / (double)valid;
-                    pg += pj * g;
-                    for (size_t k = 0; k < d; k++) {
-                        double b = (j >> (d - 1 - k)) & 1u ? 1.0 : -1.0;
-                        pgb[k] += pj * g * b;
-                        pb[k] += pj * b;
-                    }
+                    double g = (entropy_slope(prob[j], log_p[j]) - avg_slope[j]) / (double)valid;
+                    weighted[j] = prob[j] * g;
+                    pg += weighted[j];
+                }
+                signed_bit_sums(weighted, d, pgb);
+                for (size_t k = 0; k < d; k++) {
+                    double a = 4.0 * (double)p->inv_temperature * l.scale * l.xq[k];
+                    pb[k] = exp(log_sigmoid(a)) - exp(log_sigmoid(-a));
                 }
                 double dz = 2.0 * (double)p->inv_temperature * l.scale;
                 for (size_t k = 0; k < d; k++)
@@ -268,7 +290,7 @@ void mg_ref_lfq_backward(size_t n, size_t d, const float *x, const int32_t *mask
     size_t codes = (size_t)1 << d;
     bool entropy = aux_scale != 0.0f && p->entropy_weight != 0.0f;
     level_stats *stats = entropy ? alloc_stats(p->levels, d) : NULL;
-    double *log_p = entropy ? malloc(codes * sizeof *log_p) : NULL;
+    double *log_p = entropy ? malloc(2 * codes * sizeof *log_p) : NULL; /* log p_j, then p_j */
     double *avg_slopes = entropy ? malloc((size_t)p->levels * codes * sizeof *avg_slopes) : NULL;
     if (entropy && (!stats || !log_p || !avg_slopes)) {
         for (size_t i = 0; i < n * d; i++)
@@ -279,7 +301,7 @@ void mg_ref_lfq_backward(size_t n, size_t d, const float *x, const int32_t *mask
         return;
     }
     if (entropy) {
-        compute_stats(n, d, x, mask, p, stats, log_p);
+        compute_stats(n, d, x, mask, p, stats, log_p, log_p + codes);
         for (int q = 0; q < p->levels; q++)
             for (size_t j = 0; j < codes; j++)
                 avg_slopes[(size_t)q * codes + j] = (double)p->diversity_gamma *
@@ -289,7 +311,7 @@ void mg_ref_lfq_backward(size_t n, size_t d, const float *x, const int32_t *mask
     for (size_t i = 0; i < n; i++)
         valid += !mask || mask[i] != 0;
     lfq_backward_job job = {d, codes, valid, x, d_values, mask, p, stats, avg_slopes, aux_scale, d_x};
-    const double cost = (double)n * (double)p->levels * (entropy ? (double)codes * (double)(d + 8) : (double)d);
+    const double cost = (double)n * (double)p->levels * (entropy ? (double)codes * 12.0 : (double)d);
     mg_ref_parallel_for(n, cost, lfq_backward_rows, &job);
     free_stats(stats);
     free(log_p);
