@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,6 +175,30 @@ static bool parse_double(const char *text, double *out)
 }
 
 /* Consumes one option of `train`; 1 when argv[*i] was one, 0 when not, 2 after printing a bad value. */
+static bool is_automatic(const char *spec)
+{
+    return !spec || !*spec || strcasecmp(spec, "auto") == 0;
+}
+
+/* The device for training. A Vulkan driver that runs on the CPU (lavapipe, SwiftShader) trains far more slowly
+ * than the CPU backend on the same cores (README, "Speed"), so when the automatic choice (no -d, -d auto, no
+ * MESHGPT_DEVICE) lands on one, training goes to the CPU backend instead; naming the device uses it anyway. */
+static mg_context *open_training_context(const cli_common *common)
+{
+    mg_context *ctx = cli_open_context(common);
+    if (!ctx || !is_automatic(common->device) || !is_automatic(getenv("MESHGPT_DEVICE")))
+        return ctx;
+    mg_device_info info;
+    if (mg_context_device_info(ctx, &info) != MG_OK || info.type != MG_DEVICE_VULKAN_CPU)
+        return ctx;
+    fprintf(stderr, "meshgpt: training on the CPU backend rather than on %s, a Vulkan driver running on the CPU, "
+                    "which trains far more slowly (-d %d uses it anyway)\n", info.name, info.index);
+    mg_context_destroy(ctx);
+    cli_common cpu = *common;
+    cpu.device = "cpu";
+    return cli_open_context(&cpu);
+}
+
 static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
 {
     const char *arg = argv[*i];
@@ -297,7 +322,7 @@ int cmd_train(int argc, char **argv)
                         "required\n");
         return 2;
     }
-    mg_context *ctx = cli_open_context(&common);
+    mg_context *ctx = open_training_context(&common);
     if (!ctx)
         return 1;
     bar b = {.tty = isatty(2) != 0};

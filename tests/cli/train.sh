@@ -5,6 +5,7 @@
 #   tests/cli/train.sh MESHGPT_BINARY WORK_DIR DEVICE
 set -euo pipefail
 cli=$1 work=$2 device=$3
+[ "$device" = vulkan ] && device=0
 rm -rf "$work"
 mkdir -p "$work"
 
@@ -33,6 +34,18 @@ out=$("$cli" train autoencoder --data "$work/data" -o "$work/ae.safetensors" --s
     fail "resume exited with $?: $out"
 [[ "$out" == *"(step 4)"* ]] || fail "resume did not reach step 4: $out"
 "$cli" info "$work/ae.safetensors" | grep -q "check: OK" || fail "the autoencoder checkpoint does not load as a model"
+
+# The automatic choice trains on the CPU backend, saying so, when the device it would pick is a Vulkan driver
+# running on the CPU (lavapipe); on a GPU it stays.
+if [ "$device" = 0 ]; then
+    out=$(MESHGPT_DEVICE= "$cli" train autoencoder --data "$work/data" -o "$work/auto.safetensors" --steps 1 \
+        --config "$work/config.json" --batch 2 --warmup 1 --val-every 0 -d auto 2>&1) || fail "-d auto exited: $out"
+    if "$cli" devices | grep -E '^[0-9]+\*' | grep -q "Vulkan on CPU"; then
+        [[ "$out" == *"training on the CPU backend rather than on"* ]] || fail "-d auto on a CPU Vulkan driver: $out"
+    else
+        [[ "$out" != *"training on the CPU backend"* ]] || fail "-d auto left a GPU: $out"
+    fi
+fi
 
 out=$("$cli" train transformer --data "$work/data" --autoencoder "$work/ae.safetensors" -o "$work/tf.safetensors" \
     --steps 2 "${common[@]}" 2>&1) || fail "train transformer exited with $?: $out"
