@@ -18,7 +18,7 @@ typedef struct conv_grad_job {
 /* d_x rows [begin, end): out[b, t, o] reads x row s = t + k - half through tap k, so x row s gets
  * d_out row t = s - k + half through the transposed taps. Up to four rows of one sequence go together so
  * that each tap's weights are read once for them; every element still sums over (k, o) in the same order. */
-static void conv_d_x_rows(size_t begin, size_t end, void *context)
+MG_REF_VECTOR_CLONES static void conv_d_x_rows(size_t begin, size_t end, void *context)
 {
     const conv_grad_job *j = context;
     const size_t half = j->kernel / 2, ci = j->ci;
@@ -67,7 +67,7 @@ static void conv_d_x_rows(size_t begin, size_t end, void *context)
 /* d_taps rows [begin, end) of the flattened [co * kernel, ci]: sum over every output row of d_out * x. Up to four
  * items go through the output rows together (each row of d_out and x is read once for them); every element
  * still sums over (b, t) in order. */
-static void conv_d_w_rows(size_t begin, size_t end, void *context)
+MG_REF_VECTOR_CLONES static void conv_d_w_rows(size_t begin, size_t end, void *context)
 {
     const conv_grad_job *j = context;
     const size_t half = j->kernel / 2, ci = j->ci;

@@ -51,7 +51,7 @@ static void d_a_rows(size_t begin, size_t end, void *context)
 /* acc rows [begin, end) of the flattened [groups * k, n]: sum over r, in order, of a[r, kk] * d_out[r, :].
  * Up to four rows of acc (same group) go through d_out together, so each row of d_out is read once for them;
  * every element still sums its terms in the order of r. */
-static void d_b_rows(size_t begin, size_t end, void *context)
+MG_REF_VECTOR_CLONES static void d_b_rows(size_t begin, size_t end, void *context)
 {
     const backward_job *job = context;
     const size_t n = job->n, k = job->k;

@@ -78,7 +78,7 @@ void mg_ref_parallel_for(size_t count, double cost, mg_ref_range_fn fn, void *co
         fn(0, count, context);
 }
 
-double mg_ref_dot(const float *a, const float *b, size_t n)
+MG_REF_VECTOR_CLONES double mg_ref_dot(const float *a, const float *b, size_t n)
 {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     size_t i = 0;
@@ -93,7 +93,7 @@ double mg_ref_dot(const float *a, const float *b, size_t n)
     return (s0 + s1) + (s2 + s3);
 }
 
-void mg_ref_dot4(const float *a, size_t a_stride, const float *b, size_t n, double out[4])
+MG_REF_VECTOR_CLONES void mg_ref_dot4(const float *a, size_t a_stride, const float *b, size_t n, double out[4])
 {
     const float *a0 = a, *a1 = a + a_stride, *a2 = a + 2 * a_stride, *a3 = a + 3 * a_stride;
     /* s[r][p]: row r's partial sum p, as mg_ref_dot's s0..s3. */
