@@ -17,7 +17,7 @@ OUT="${OUT:-$ROOT/assets/models/meshgpt-default.safetensors}"
 DEVICE="${DEVICE:-cpu}"
 
 AE_STEPS=6500    # autoencoder: lr 2e-3, cosine decay to 5%
-TF_STEPS=3200    # transformer: lr 1.5e-3, cosine decay to 5%, batches grouped by length
+TF_STEPS=4800    # transformer: lr 1.5e-3, cosine decay to 5%, batches grouped by length
 
 mkdir -p "$WORK"
 cd "$WORK"
