@@ -12,8 +12,10 @@
 /* The hot loops of the CPU reference (dot products, the matmul and conv1d gradients) get a second copy built
  * for AVX2, picked when the library loads on an x86-64 CPU that has it (function multi-versioning, an ifunc).
  * Their sums add float x float products, which are exact in double, in a fixed order, so the AVX2 copy gives
- * the same bits as the baseline SSE2 one; it only adds 4 doubles per instruction instead of 2. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+ * the same bits as the baseline SSE2 one; it only adds 4 doubles per instruction instead of 2. GCC only: Clang
+ * names the clones differently and wants the attribute on every declaration, so for it (the fuzz build) the
+ * loops stay as they are. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define MG_REF_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #endif
