@@ -174,7 +174,6 @@ static bool parse_double(const char *text, double *out)
     return true;
 }
 
-/* Consumes one option of `train`; 1 when argv[*i] was one, 0 when not, 2 after printing a bad value. */
 static bool is_automatic(const char *spec)
 {
     return !spec || !*spec || strcasecmp(spec, "auto") == 0;
@@ -199,6 +198,7 @@ static mg_context *open_training_context(const cli_common *common)
     return cli_open_context(&cpu);
 }
 
+/* Consumes one option of `train`; 1 when argv[*i] was one, 0 when not, 2 after printing a bad value. */
 static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
 {
     const char *arg = argv[*i];

@@ -84,11 +84,9 @@ static mg_status group_by_length(size_t *order, size_t per_epoch, size_t batch, 
     size_t used = per_epoch * batch, chunk = MG_TRAIN_LENGTH_GROUP_BATCHES * batch;
     length_key *keys = malloc(used * sizeof *keys);
     size_t *batch_order = malloc(per_epoch * sizeof *batch_order);
-    size_t *grouped = malloc(used * sizeof *grouped);
-    if (!keys || !batch_order || !grouped) {
+    if (!keys || !batch_order) {
         free(keys);
         free(batch_order);
-        free(grouped);
         return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory ordering an epoch");
     }
     for (size_t i = 0; i < used; i++)
@@ -100,11 +98,9 @@ static mg_status group_by_length(size_t *order, size_t per_epoch, size_t batch, 
     mg_rng_shuffle_sizes(rng, batch_order, per_epoch);
     for (size_t b = 0; b < per_epoch; b++)
         for (size_t j = 0; j < batch; j++)
-            grouped[b * batch + j] = keys[batch_order[b] * batch + j].item;
-    memcpy(order, grouped, used * sizeof *order);
+            order[b * batch + j] = keys[batch_order[b] * batch + j].item; /* keys hold their own copy */
     free(keys);
     free(batch_order);
-    free(grouped);
     return MG_OK;
 }
 

@@ -57,8 +57,10 @@ static double log_sigmoid(double u)
 /* p_j and log p_j for every code j of one row: the softmax over codes of 2 T s xq . b_j factorizes into
  * independent signs per dimension, p_j = prod_k sigmoid(4 T s xq_k b_jk) (b_jk = +-1, bit d-1-k of j).
  * Both tables double once per dimension (2^d products and sums, no exp per code); each entry multiplies or
- * sums its factors in the order k = 0 .. d-1. */
-static void code_probs(const lfq_level *l, size_t d, float inv_temperature, double *log_p, double *prob)
+ * sums its factors in the order k = 0 .. d-1. sign_mean (may be NULL) gets each dimension's E[b_k] =
+ * P(+) - P(-), which is sum_j p_j b_jk. */
+static void code_probs(const lfq_level *l, size_t d, float inv_temperature, double *log_p, double *prob,
+                       double *sign_mean)
 {
     log_p[0] = 0.0;
     prob[0] = 1.0;
@@ -66,6 +68,8 @@ static void code_probs(const lfq_level *l, size_t d, float inv_temperature, doub
     for (size_t k = 0; k < d; k++) {
         double a = 4.0 * (double)inv_temperature * l->scale * l->xq[k];
         double pos = log_sigmoid(a), neg = log_sigmoid(-a), pos_p = exp(pos), neg_p = exp(neg);
+        if (sign_mean)
+            sign_mean[k] = pos_p - neg_p;
         /* Backwards, so that entry i is read before entries 2i and 2i+1 overwrite it. */
         for (size_t i = filled; i-- > 0;) {
             double prefix = log_p[i], prefix_p = prob[i];
@@ -131,7 +135,7 @@ static void compute_stats(size_t n, size_t d, const float *x, const int32_t *mas
             level_of(residual, d, q, p->soft_clamp, &l);
             for (size_t k = 0; k < d; k++)
                 stats[q].commit += (l.xq[k] - l.v[k]) * (l.xq[k] - l.v[k]);
-            code_probs(&l, d, p->inv_temperature, log_p, prob);
+            code_probs(&l, d, p->inv_temperature, log_p, prob, NULL);
             for (size_t j = 0; j < codes; j++) {
                 double pj = prob[j];
                 stats[q].per_sample += entropy_term(pj, log_p[j]);
@@ -255,20 +259,15 @@ static void lfq_backward_rows(size_t begin, size_t end, void *context)
                 double outer = p->softplus_entropy ? 1.0 / (1.0 + exp(-(e + p->entropy_offset))) : 1.0;
                 outer *= (double)job->aux_scale * p->entropy_weight;
                 double *prob = log_p + codes, *weighted = prob + codes;
-                code_probs(&l, d, p->inv_temperature, log_p, prob);
-                /* dE/dz_j = p_j (G_j - sum p G), G_j = (g(p_j) - gamma g(avg_j)) / valid; dz_j/dxq_k = 2 T s b_jk.
-                 * sum_j p_j b_jk is E[b_k] = P(+) - P(-) of dimension k's own sign. */
                 double pg = 0.0, pgb[32], pb[32];
+                code_probs(&l, d, p->inv_temperature, log_p, prob, pb);
+                /* dE/dz_j = p_j (G_j - sum p G), G_j = (g(p_j) - gamma g(avg_j)) / valid; dz_j/dxq_k = 2 T s b_jk */
                 for (size_t j = 0; j < codes; j++) {
                     double g = (entropy_slope(prob[j], log_p[j]) - avg_slope[j]) / (double)valid;
                     weighted[j] = prob[j] * g;
                     pg += weighted[j];
                 }
                 signed_bit_sums(weighted, d, pgb);
-                for (size_t k = 0; k < d; k++) {
-                    double a = 4.0 * (double)p->inv_temperature * l.scale * l.xq[k];
-                    pb[k] = exp(log_sigmoid(a)) - exp(log_sigmoid(-a));
-                }
                 double dz = 2.0 * (double)p->inv_temperature * l.scale;
                 for (size_t k = 0; k < d; k++)
                     d_xq[k] += outer * dz * (pgb[k] - pg * pb[k]);
