@@ -259,6 +259,15 @@ Test(dataset, writes_and_reads_a_folder)
     cr_assert_eq(mg_dataset_write_primitives(again, 40, 5, error, sizeof error), MG_OK, "%s", error);
     snprintf(command, sizeof command, "diff -r %s %s >/dev/null", sub, again);
     cr_expect_eq(system(command), 0, "two runs with seed 5 differ");
+    /* A smaller count writes the first files of the larger set (the default model's recipe trains its
+       autoencoder on such a prefix), and no others. */
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s/prefix", dir);
+    cr_assert_eq(mg_dataset_write_primitives(prefix, 25, 5, error, sizeof error), MG_OK, "%s", error);
+    snprintf(command, sizeof command,
+             "n=0; for f in %s/*.obj; do cmp -s \"$f\" %s/\"$(basename \"$f\")\" || exit 1; n=$((n+1)); done; "
+             "test $n -eq 25", prefix, sub);
+    cr_expect_eq(system(command), 0, "the 25 shapes of seed 5 are not the first 25 of its 40");
     mg_dataset_free(&set);
     /* A folder without labels is reported by name. */
     cr_expect_eq(mg_dataset_read(dir, &set, error, sizeof error), MG_ERR_IO);
