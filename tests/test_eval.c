@@ -266,3 +266,30 @@ Test(eval_sets, coverage_mmd_nna_by_hand)
     cr_expect_float_eq(m.nna, 0.2, 1e-12);
     cr_expect_eq(mg_set_metrics_compute(gen_ref, gen_gen, ref_ref, 0, 3, &m, NULL, 0), MG_ERR_INVALID_ARGUMENT);
 }
+
+/*
+ * Four members: m0, m1 = m0 (distance 0), m2 at 0.5 from both, m3 at 2, 2 and 1.5. Pairs: 0 + 0.5 + 0.5 + 2 + 2 +
+ * 1.5 = 6.5 over 6 = 13/12. Distinct at tolerance 0: m1 repeats m0, so 3; at 0.5 m2 repeats too, so 2; at 2
+ * all repeat the first, so 1.
+ */
+Test(eval_sets, diversity_by_hand)
+{
+    const double dist[] = {0, 0, 0.5, 2, 0, 0, 0.5, 2, 0.5, 0.5, 0, 1.5, 2, 2, 1.5, 0};
+    double mean = -1;
+    size_t distinct = 0;
+    cr_assert_eq(mg_set_diversity(dist, 4, 0.0, &mean, &distinct, NULL, 0), MG_OK);
+    cr_expect_float_eq(mean, 13.0 / 12.0, 1e-12);
+    cr_expect_eq(distinct, 3);
+    cr_assert_eq(mg_set_diversity(dist, 4, 0.5, &mean, &distinct, NULL, 0), MG_OK);
+    cr_expect_eq(distinct, 2);
+    cr_assert_eq(mg_set_diversity(dist, 4, 2.0, &mean, &distinct, NULL, 0), MG_OK);
+    cr_expect_eq(distinct, 1);
+    /* one member: no pairs */
+    cr_assert_eq(mg_set_diversity(dist, 1, 0.0, &mean, &distinct, NULL, 0), MG_OK);
+    cr_expect_eq(mean, 0.0);
+    cr_expect_eq(distinct, 1);
+    char error[256];
+    cr_expect_eq(mg_set_diversity(dist, 0, 0.0, &mean, &distinct, error, sizeof error), MG_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(error, "at least one member") != NULL, "%s", error);
+    cr_expect_eq(mg_set_diversity(dist, 4, NAN, &mean, &distinct, NULL, 0), MG_ERR_INVALID_ARGUMENT);
+}

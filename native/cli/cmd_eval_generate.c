@@ -1,8 +1,9 @@
 /*
  * meshgpt eval generate: for each shape class, generate N samples from the class's prompt and report the
  * share of valid meshes and of samples whose nearest data-set shape (Chamfer distance, both normalized to
- * a unit bounding box) is of the prompted class; then coverage, MMD and 1-NNA of all samples against the
- * data set's shapes (which should be held out from training).
+ * a unit bounding box) is of the prompted class, and how varied each class's samples are against its data
+ * (distinct samples, spread); then coverage, MMD and 1-NNA of all samples against the data set's shapes
+ * (which should be held out from training).
  */
 #include "eval_common.h"
 
@@ -27,7 +28,9 @@ static void usage(FILE *out)
             "For each class of the data set (labels.json in DIR: shapes the model was not trained on), generates\n"
             "samples from the class's prompt (\"a cylinder\", ...) and reports the valid share (no degenerate or\n"
             "duplicate faces, manifold), the share whose nearest data-set shape (Chamfer distance, unit bounding\n"
-            "boxes) is of the prompted class, and coverage, MMD and 1-NNA of all samples against the data set.\n"
+            "boxes) is of the prompted class, how varied the samples are (distinct: not a repeat of another sample;\n"
+            "spread: their mean Chamfer distance to each other over that of the class's data-set shapes, 1 as varied\n"
+            "as the data, near 0 collapsed), and coverage, MMD and 1-NNA of all samples against the data set.\n"
             "--text-embedding gives every class the same text: for smoke tests only.\n"
             "  --samples N        samples per class (default 10)\n"
             "  --classes A,B      these classes only\n"
@@ -124,6 +127,8 @@ static bool class_listed(const char *list, const char *name)
 typedef struct class_result {
     const char *name;
     size_t samples, valid, nearest_same, faces, empty;
+    size_t distinct;                   /* non-empty samples that repeat no earlier sample exactly */
+    double spread, reference_spread;   /* mean Chamfer distance between samples, between reference shapes */
 } class_result;
 
 typedef struct shape_set {
@@ -148,6 +153,56 @@ static double chamfer(const mg_mesh *x, const mg_mesh *y, const generate_args *a
     if (mg_mesh_compare(x, y, a->points, a->params.seed, a->threshold, &d, error, sizeof error) != MG_OK)
         return INFINITY;
     return d.chamfer;
+}
+
+/* Shapes closer than this (unit bounding boxes; a 128-bin cell is 0.008 wide) are the same shape: the same
+   tokens give a distance of exactly 0, the same shape from other files (cubes) about 1e-8 from rounding. */
+#define SAME_SHAPE_DISTANCE 1e-6
+
+/* Mean pairwise distance and distinct members of the members of class k in a set with distance matrix dist. */
+static int class_diversity(const double *dist, const size_t *class_of, size_t n, size_t k, double *spread,
+                           size_t *distinct)
+{
+    *spread = 0.0, *distinct = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += class_of[i] == k;
+    if (m == 0)
+        return 0;
+    size_t *members = malloc(m * sizeof *members);
+    double *sub = malloc(m * m * sizeof *sub);
+    int rc = members && sub ? 0 : 1;
+    for (size_t i = 0, j = 0; rc == 0 && i < n; i++)
+        if (class_of[i] == k)
+            members[j++] = i;
+    for (size_t i = 0; rc == 0 && i < m; i++)
+        for (size_t j = 0; j < m; j++)
+            sub[i * m + j] = dist[members[i] * n + members[j]];
+    if (rc == 0 && mg_set_diversity(sub, m, SAME_SHAPE_DISTANCE, spread, distinct, NULL, 0) != MG_OK)
+        rc = 1;
+    if (rc != 0)
+        fprintf(stderr, "meshgpt: out of memory\n");
+    free(members);
+    free(sub);
+    return rc;
+}
+
+/* NaN for a class whose data-set shapes are all one shape (cubes): no spread to compare with. */
+static double spread_ratio(double spread, double reference_spread)
+{
+    return reference_spread > SAME_SHAPE_DISTANCE ? spread / reference_spread : NAN;
+}
+
+static void print_row(const char *name, size_t samples, size_t valid, size_t same, size_t faces, size_t empty,
+                      size_t distinct, double spread)
+{
+    printf("%-16s %8zu %7.1f%% %8.1f%% %10.1f %6zu %9zu", name, samples, 100.0 * (double)valid / (double)samples,
+           100.0 * (double)same / (double)samples, samples > empty ? (double)faces / (double)(samples - empty) : 0.0,
+           empty, distinct);
+    if (isfinite(spread))
+        printf(" %7.2f\n", spread);
+    else
+        printf(" %7s\n", "-");
 }
 
 static int run(generate_args *a, mg_dataset *set)
@@ -268,25 +323,34 @@ static int run(generate_args *a, mg_dataset *set)
     for (size_t r = 0; rc == 0 && r < R; r++)
         for (size_t q = r + 1; q < R; q++)
             rr[r * R + q] = rr[q * R + r] = chamfer(&refs.meshes[r], &refs.meshes[q], a);
+    for (size_t k = 0; rc == 0 && k < classes; k++) {
+        class_result *r = &results[k];
+        size_t reference_distinct = 0;
+        rc = class_diversity(gg, gens.class_of, G, k, &r->spread, &r->distinct);
+        if (rc == 0)
+            rc = class_diversity(rr, refs.class_of, R, k, &r->reference_spread, &reference_distinct);
+    }
     mg_set_metrics m = {NAN, NAN, NAN};
     if (rc == 0 && G > 0 && R > 0) {
         char error[256];
         mg_set_metrics_compute(gr, gg, rr, G, R, &m, error, sizeof error);
     }
     if (rc == 0) {
-        size_t samples = 0, valid = 0, same = 0, faces = 0, empty = 0;
-        printf("%-16s %8s %8s %9s %10s %6s\n", "class", "samples", "valid", "nearest", "mean faces", "empty");
+        size_t samples = 0, valid = 0, same = 0, faces = 0, empty = 0, distinct = 0, spread_classes = 0;
+        double spread_sum = 0.0;
+        printf("%-16s %8s %8s %9s %10s %6s %9s %7s\n", "class", "samples", "valid", "nearest", "mean faces", "empty",
+               "distinct", "spread");
         for (size_t k = 0; k < classes; k++) {
             const class_result *r = &results[k];
-            const size_t nonempty = r->samples - r->empty;
-            printf("%-16s %8zu %7.1f%% %8.1f%% %10.1f %6zu\n", r->name, r->samples,
-                   100.0 * (double)r->valid / (double)r->samples, 100.0 * (double)r->nearest_same / (double)r->samples,
-                   nonempty ? (double)r->faces / (double)nonempty : 0.0, r->empty);
+            const double spread = spread_ratio(r->spread, r->reference_spread);
+            print_row(r->name, r->samples, r->valid, r->nearest_same, r->faces, r->empty, r->distinct, spread);
             samples += r->samples, valid += r->valid, same += r->nearest_same, faces += r->faces, empty += r->empty;
+            distinct += r->distinct;
+            if (isfinite(spread))
+                spread_sum += spread, spread_classes++;
         }
-        printf("%-16s %8zu %7.1f%% %8.1f%% %10.1f %6zu\n", "all", samples, 100.0 * (double)valid / (double)samples,
-               100.0 * (double)same / (double)samples,
-               samples > empty ? (double)faces / (double)(samples - empty) : 0.0, empty);
+        const double mean_spread = spread_classes ? spread_sum / (double)spread_classes : NAN;
+        print_row("all", samples, valid, same, faces, empty, distinct, mean_spread);
         printf("against %zu reference shapes: coverage %.1f%%, MMD %.5f, 1-NNA %.1f%% (50%% is ideal)\n", R,
                100.0 * m.coverage, m.mmd, 100.0 * m.nna);
         if (a->json_path) {
@@ -305,6 +369,8 @@ static int run(generate_args *a, mg_dataset *set)
                 eval_json_number(json, (double)valid / (double)samples);
                 fprintf(json, ",\n  \"nearest_class_share\": ");
                 eval_json_number(json, (double)same / (double)samples);
+                fprintf(json, ",\n  \"distinct\": %zu,\n  \"spread\": ", distinct);
+                eval_json_number(json, mean_spread);
                 fprintf(json, ",\n  \"coverage\": ");
                 eval_json_number(json, m.coverage);
                 fprintf(json, ",\n  \"mmd\": ");
@@ -317,8 +383,14 @@ static int run(generate_args *a, mg_dataset *set)
                     fprintf(json, "    {\"class\": ");
                     eval_json_string(json, r->name);
                     fprintf(json, ", \"samples\": %zu, \"valid\": %zu, \"nearest_same_class\": %zu, \"empty\": %zu, "
-                                  "\"faces\": %zu}%s\n", r->samples, r->valid, r->nearest_same, r->empty, r->faces,
-                            k + 1 < classes ? "," : "");
+                                  "\"faces\": %zu, \"distinct\": %zu, \"sample_distance\": ", r->samples, r->valid,
+                            r->nearest_same, r->empty, r->faces, r->distinct);
+                    eval_json_number(json, r->spread);
+                    fprintf(json, ", \"reference_distance\": ");
+                    eval_json_number(json, r->reference_spread);
+                    fprintf(json, ", \"spread\": ");
+                    eval_json_number(json, spread_ratio(r->spread, r->reference_spread));
+                    fprintf(json, "}%s\n", k + 1 < classes ? "," : "");
                 }
                 fprintf(json, "  ]\n}\n");
                 if (fclose(json) != 0) {

@@ -699,6 +699,15 @@ typedef struct mg_set_metrics {
 MG_API mg_status mg_set_metrics_compute(const double *gen_ref, const double *gen_gen, const double *ref_ref,
                                         size_t generated, size_t references, mg_set_metrics *out, char *error,
                                         size_t error_size);
+
+/*
+ * How varied one set is, from its distance matrix dist[n * n] (row-major, diagonal ignored): the mean
+ * distance over its n(n-1)/2 pairs (0 when n < 2), and how many members have no earlier member within
+ * `tolerance` (distinct shapes; 1 means every member repeats the first). A generator that has collapsed
+ * onto a few shapes shows few distinct members and a mean distance far below its data's.
+ */
+MG_API mg_status mg_set_diversity(const double *dist, size_t n, double tolerance, double *mean_distance,
+                                  size_t *distinct, char *error, size_t error_size);
 /* Training (`meshgpt train`, `meshgpt bench train`)                         */
 /* ------------------------------------------------------------------------- */
 

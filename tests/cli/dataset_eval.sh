@@ -51,6 +51,15 @@ echo "$out"
 [[ "$out" == *"against 4 reference shapes: coverage"* ]] || fail "eval generate printed: $out"
 grep -q '"samples_per_class": 2' "$work/gen.json" || fail "gen.json lacks samples_per_class"
 [ "$(grep -c '"class": "c' "$work/gen.json")" = 2 ] || fail "gen.json does not hold two classes"
+[[ "$out" == *"distinct"*"spread"* ]] || fail "eval generate printed no distinct/spread columns: $out"
+# Each class's distinct samples: at most its 2 samples, at least 1 unless both came out empty.
+grep -oE '"empty": [0-9]+, "faces": [0-9]+, "distinct": [0-9]+' "$work/gen.json" | while read -r line; do
+    empty=$(echo "$line" | sed -E 's/.*"empty": ([0-9]+).*/\1/')
+    distinct=$(echo "$line" | sed -E 's/.*"distinct": ([0-9]+).*/\1/')
+    [ "$distinct" -le $((2 - empty)) ] && { [ "$empty" = 2 ] || [ "$distinct" -ge 1 ]; } ||
+        fail "gen.json: $distinct distinct samples with $empty empty of 2"
+done
+[ "$(grep -c '"spread": ' "$work/gen.json")" = 3 ] || fail "gen.json lacks the spread (2 classes and the total)"
 
 # Bad input: non-zero exit with a message.
 expect() {

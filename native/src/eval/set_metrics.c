@@ -1,11 +1,13 @@
 /*
  * Coverage, MMD and 1-NNA of a generated set against a reference set, from distance matrices (the
  * definitions of Achlioptas et al. 2018 and Yang et al. 2019, PointFlow). Ties in 1-NNA count against
- * the classifier: a sample is classified correctly only when its own set is strictly nearer.
+ * the classifier: a sample is classified correctly only when its own set is strictly nearer. Also the
+ * diversity of one set (mean pairwise distance, distinct members), which shows a collapsed generator.
  */
 #include "core/diag.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,5 +66,28 @@ mg_status mg_set_metrics_compute(const double *gen_ref, const double *gen_gen, c
         correct += same < other;
     }
     out->nna = (double)correct / (double)(G + R);
+    return MG_OK;
+}
+
+mg_status mg_set_diversity(const double *dist, size_t n, double tolerance, double *mean_distance, size_t *distinct,
+                           char *error, size_t error_size)
+{
+    if (!dist || n == 0 || !mean_distance || !distinct || !(tolerance >= 0.0)) {
+        mg_format(error, error_size, "mg_set_diversity: give a distance matrix of at least one member, a tolerance "
+                  "of 0 or more and both outputs");
+        return MG_ERR_INVALID_ARGUMENT;
+    }
+    double sum = 0.0;
+    size_t fresh = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool repeats = false;
+        for (size_t j = 0; j < i; j++) {
+            sum += dist[i * n + j];
+            repeats = repeats || dist[i * n + j] <= tolerance;
+        }
+        fresh += !repeats;
+    }
+    *mean_distance = n > 1 ? sum / ((double)n * (double)(n - 1) / 2.0) : 0.0;
+    *distinct = fresh;
     return MG_OK;
 }
