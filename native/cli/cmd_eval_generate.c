@@ -163,7 +163,7 @@ static double chamfer(const mg_mesh *x, const mg_mesh *y, const generate_args *a
 static int class_diversity(const double *dist, const size_t *class_of, size_t n, size_t k, double *spread,
                            size_t *distinct)
 {
-    *spread = 0.0, *distinct = 0;
+    *spread = NAN, *distinct = 0; /* no spread without a pair */
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         m += class_of[i] == k;
@@ -171,26 +171,33 @@ static int class_diversity(const double *dist, const size_t *class_of, size_t n,
         return 0;
     size_t *members = malloc(m * sizeof *members);
     double *sub = malloc(m * m * sizeof *sub);
-    int rc = members && sub ? 0 : 1;
+    int rc = 0;
+    if (!members || !sub) {
+        fprintf(stderr, "meshgpt: out of memory\n");
+        rc = 1;
+    }
     for (size_t i = 0, j = 0; rc == 0 && i < n; i++)
         if (class_of[i] == k)
             members[j++] = i;
     for (size_t i = 0; rc == 0 && i < m; i++)
         for (size_t j = 0; j < m; j++)
             sub[i * m + j] = dist[members[i] * n + members[j]];
-    if (rc == 0 && mg_set_diversity(sub, m, SAME_SHAPE_DISTANCE, spread, distinct, NULL, 0) != MG_OK)
+    char error[256];
+    if (rc == 0 && mg_set_diversity(sub, m, SAME_SHAPE_DISTANCE, spread, distinct, error, sizeof error) != MG_OK) {
+        fprintf(stderr, "meshgpt: %s\n", error);
         rc = 1;
-    if (rc != 0)
-        fprintf(stderr, "meshgpt: out of memory\n");
+    }
+    if (m < 2)
+        *spread = NAN;
     free(members);
     free(sub);
     return rc;
 }
 
-/* NaN for a class whose data-set shapes are all one shape (cubes): no spread to compare with. */
+/* NaN with fewer than two samples, or for a class whose data-set shapes are all one shape (cubes). */
 static double spread_ratio(double spread, double reference_spread)
 {
-    return reference_spread > SAME_SHAPE_DISTANCE ? spread / reference_spread : NAN;
+    return isfinite(spread) && reference_spread > SAME_SHAPE_DISTANCE ? spread / reference_spread : NAN;
 }
 
 static void print_row(const char *name, size_t samples, size_t valid, size_t same, size_t faces, size_t empty,
