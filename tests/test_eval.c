@@ -284,6 +284,14 @@ Test(eval_sets, diversity_by_hand)
     cr_expect_eq(distinct, 2);
     cr_assert_eq(mg_set_diversity(dist, 4, 2.0, &mean, &distinct, NULL, 0), MG_OK);
     cr_expect_eq(distinct, 1);
+    /* a pair at an infinite distance (a member that could not be measured) is left out of the mean:
+       m3's row becomes inf, inf, 1.5, so the pairs left are 0 + 0.5 + 0.5 + 1.5 = 2.5 over 4 */
+    double unmeasured[16];
+    memcpy(unmeasured, dist, sizeof dist);
+    unmeasured[12] = unmeasured[3] = unmeasured[13] = unmeasured[7] = INFINITY;
+    cr_assert_eq(mg_set_diversity(unmeasured, 4, 0.0, &mean, &distinct, NULL, 0), MG_OK);
+    cr_expect_float_eq(mean, 2.5 / 4.0, 1e-12);
+    cr_expect_eq(distinct, 3);
     /* one member: no pairs */
     cr_assert_eq(mg_set_diversity(dist, 1, 0.0, &mean, &distinct, NULL, 0), MG_OK);
     cr_expect_eq(mean, 0.0);

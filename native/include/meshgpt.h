@@ -702,7 +702,8 @@ MG_API mg_status mg_set_metrics_compute(const double *gen_ref, const double *gen
 
 /*
  * How varied one set is, from its distance matrix dist[n * n] (row-major, diagonal ignored): the mean
- * distance over its n(n-1)/2 pairs (0 when n < 2), and how many members have no earlier member within
+ * distance over its n(n-1)/2 pairs (pairs at a non-finite distance, such as a member with no surface to
+ * measure, left out; 0 without a pair), and how many members have no earlier member within
  * `tolerance` (distinct shapes; 1 means every member repeats the first). A generator that has collapsed
  * onto a few shapes shows few distinct members and a mean distance far below its data's.
  */

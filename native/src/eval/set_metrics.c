@@ -78,16 +78,18 @@ mg_status mg_set_diversity(const double *dist, size_t n, double tolerance, doubl
         return MG_ERR_INVALID_ARGUMENT;
     }
     double sum = 0.0;
-    size_t fresh = 0;
+    size_t fresh = 0, pairs = 0;
     for (size_t i = 0; i < n; i++) {
         bool repeats = false;
         for (size_t j = 0; j < i; j++) {
-            sum += dist[i * n + j];
-            repeats = repeats || dist[i * n + j] <= tolerance;
+            const double d = dist[i * n + j];
+            if (isfinite(d))
+                sum += d, pairs++;
+            repeats = repeats || d <= tolerance;
         }
         fresh += !repeats;
     }
-    *mean_distance = n > 1 ? sum / ((double)n * (double)(n - 1) / 2.0) : 0.0;
+    *mean_distance = pairs ? sum / (double)pairs : 0.0;
     *distinct = fresh;
     return MG_OK;
 }
