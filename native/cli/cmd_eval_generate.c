@@ -27,7 +27,8 @@ static void usage(FILE *out)
             "\n"
             "For each class of the data set (labels.json in DIR: shapes the model was not trained on), generates\n"
             "samples from the class's prompt (\"a cylinder\", ...) and reports the valid share (no degenerate or\n"
-            "duplicate faces, manifold), the share whose nearest data-set shape (Chamfer distance, unit bounding\n"
+            "duplicate faces, manifold), the watertight share (valid and closed: a valid mesh may still be loose\n"
+            "triangles), the share whose nearest data-set shape (Chamfer distance, unit bounding\n"
             "boxes) is of the prompted class, how varied the samples are (distinct: not a repeat of another sample;\n"
             "spread: their mean Chamfer distance to each other over that of the class's data-set shapes, 1 as varied\n"
             "as the data, near 0 collapsed), and coverage, MMD and 1-NNA of all samples against the data set.\n"
@@ -126,7 +127,7 @@ static bool class_listed(const char *list, const char *name)
 
 typedef struct class_result {
     const char *name;
-    size_t samples, valid, nearest_same, faces, empty;
+    size_t samples, valid, watertight, nearest_same, faces, empty;
     size_t distinct;                   /* non-empty samples that repeat no earlier sample exactly */
     double spread, reference_spread;   /* mean Chamfer distance between samples, between reference shapes */
 } class_result;
@@ -200,10 +201,11 @@ static double spread_ratio(double spread, double reference_spread)
     return isfinite(spread) && reference_spread > SAME_SHAPE_DISTANCE ? spread / reference_spread : NAN;
 }
 
-static void print_row(const char *name, size_t samples, size_t valid, size_t same, size_t faces, size_t empty,
-                      size_t distinct, double spread)
+static void print_row(const char *name, size_t samples, size_t valid, size_t watertight, size_t same, size_t faces,
+                      size_t empty, size_t distinct, double spread)
 {
-    printf("%-16s %8zu %7.1f%% %8.1f%% %10.1f %6zu %9zu", name, samples, 100.0 * (double)valid / (double)samples,
+    printf("%-16s %8zu %7.1f%% %10.1f%% %8.1f%% %10.1f %6zu %9zu", name, samples,
+           100.0 * (double)valid / (double)samples, 100.0 * (double)watertight / (double)samples,
            100.0 * (double)same / (double)samples, samples > empty ? (double)faces / (double)(samples - empty) : 0.0,
            empty, distinct);
     if (isfinite(spread))
@@ -297,6 +299,7 @@ static int run(generate_args *a, mg_dataset *set)
             if (mg_mesh_weld(&out[s], &welded, error, sizeof error) == MG_OK && welded.num_faces > 0 &&
                 mg_mesh_check(&welded, &v, error, sizeof error) == MG_OK) {
                 r->valid += v.valid;
+                r->watertight += v.valid && v.watertight;
                 r->faces += welded.num_faces;
                 if (eval_normalized_copy(&welded, &gens.meshes[gens.count]) == 0)
                     gens.class_of[gens.count++] = k;
@@ -343,21 +346,23 @@ static int run(generate_args *a, mg_dataset *set)
         mg_set_metrics_compute(gr, gg, rr, G, R, &m, error, sizeof error);
     }
     if (rc == 0) {
-        size_t samples = 0, valid = 0, same = 0, faces = 0, empty = 0, distinct = 0, spread_classes = 0;
+        size_t samples = 0, valid = 0, watertight = 0, same = 0, faces = 0, empty = 0, distinct = 0, spread_classes = 0;
         double spread_sum = 0.0;
-        printf("%-16s %8s %8s %9s %10s %6s %9s %7s\n", "class", "samples", "valid", "nearest", "mean faces", "empty",
-               "distinct", "spread");
+        printf("%-16s %8s %8s %11s %9s %10s %6s %9s %7s\n", "class", "samples", "valid", "watertight", "nearest",
+               "mean faces", "empty", "distinct", "spread");
         for (size_t k = 0; k < classes; k++) {
             const class_result *r = &results[k];
             const double spread = spread_ratio(r->spread, r->reference_spread);
-            print_row(r->name, r->samples, r->valid, r->nearest_same, r->faces, r->empty, r->distinct, spread);
-            samples += r->samples, valid += r->valid, same += r->nearest_same, faces += r->faces, empty += r->empty;
+            print_row(r->name, r->samples, r->valid, r->watertight, r->nearest_same, r->faces, r->empty, r->distinct,
+                      spread);
+            samples += r->samples, valid += r->valid, watertight += r->watertight, same += r->nearest_same;
+            faces += r->faces, empty += r->empty;
             distinct += r->distinct;
             if (isfinite(spread))
                 spread_sum += spread, spread_classes++;
         }
         const double mean_spread = spread_classes ? spread_sum / (double)spread_classes : NAN;
-        print_row("all", samples, valid, same, faces, empty, distinct, mean_spread);
+        print_row("all", samples, valid, watertight, same, faces, empty, distinct, mean_spread);
         printf("against %zu reference shapes: coverage %.1f%%, MMD %.5f, 1-NNA %.1f%% (50%% is ideal)\n", R,
                100.0 * m.coverage, m.mmd, 100.0 * m.nna);
         if (a->json_path) {
@@ -374,6 +379,8 @@ static int run(generate_args *a, mg_dataset *set)
                               "  \"seed\": %llu,\n  \"valid_share\": ", S, R, a->points,
                         (unsigned long long)a->params.seed);
                 eval_json_number(json, (double)valid / (double)samples);
+                fprintf(json, ",\n  \"watertight_share\": ");
+                eval_json_number(json, (double)watertight / (double)samples);
                 fprintf(json, ",\n  \"nearest_class_share\": ");
                 eval_json_number(json, (double)same / (double)samples);
                 fprintf(json, ",\n  \"distinct\": %zu,\n  \"spread\": ", distinct);
@@ -389,9 +396,9 @@ static int run(generate_args *a, mg_dataset *set)
                     const class_result *r = &results[k];
                     fprintf(json, "    {\"class\": ");
                     eval_json_string(json, r->name);
-                    fprintf(json, ", \"samples\": %zu, \"valid\": %zu, \"nearest_same_class\": %zu, \"empty\": %zu, "
-                                  "\"faces\": %zu, \"distinct\": %zu, \"sample_distance\": ", r->samples, r->valid,
-                            r->nearest_same, r->empty, r->faces, r->distinct);
+                    fprintf(json, ", \"samples\": %zu, \"valid\": %zu, \"watertight\": %zu, \"nearest_same_class\": %zu, "
+                                  "\"empty\": %zu, \"faces\": %zu, \"distinct\": %zu, \"sample_distance\": ", r->samples,
+                            r->valid, r->watertight, r->nearest_same, r->empty, r->faces, r->distinct);
                     eval_json_number(json, r->spread);
                     fprintf(json, ", \"reference_distance\": ");
                     eval_json_number(json, r->reference_spread);

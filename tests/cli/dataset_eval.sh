@@ -60,6 +60,9 @@ grep -oE '"empty": [0-9]+, "faces": [0-9]+, "distinct": [0-9]+' "$work/gen.json"
         fail "gen.json: $distinct distinct samples with $empty empty of 2"
 done
 [ "$(grep -c '"spread": ' "$work/gen.json")" = 3 ] || fail "gen.json lacks the spread (2 classes and the total)"
+# Three loose faces are valid but never closed: no sample is watertight.
+grep -q '"watertight_share": 0,' "$work/gen.json" || fail "gen.json: 3-face samples counted as watertight"
+[ "$(grep -c '"valid": 2, "watertight": 0,' "$work/gen.json")" = 2 ] || fail "gen.json lacks the per-class watertight"
 
 # Bad input: non-zero exit with a message.
 expect() {
