@@ -709,6 +709,8 @@ MG_API mg_status mg_set_metrics_compute(const double *gen_ref, const double *gen
  */
 MG_API mg_status mg_set_diversity(const double *dist, size_t n, double tolerance, double *mean_distance,
                                   size_t *distinct, char *error, size_t error_size);
+
+/* ------------------------------------------------------------------------- */
 /* Training (`meshgpt train`, `meshgpt bench train`)                         */
 /* ------------------------------------------------------------------------- */
 
