@@ -412,6 +412,89 @@ Test(ae_train, fresh_initialisation_is_torch_like_and_seeded)
     test_close(ctx);
 }
 
+static float *read_named(const mg_trainable *trainable, const char *name, int64_t *rows, int64_t *cols)
+{
+    long index = mg_ae_trainable_find(trainable, name);
+    cr_assert_geq(index, 0, "no %s", name);
+    const mg_tensor *v = trainable->params[index].value;
+    *rows = v->shape[0];
+    *cols = v->ndim > 1 ? v->shape[1] : 1;
+    return test_read(v);
+}
+
+/* The sinusoid embedding start: hand-computed entries of each table, neighbouring bins closer than distant
+ * ones, and every other parameter exactly as the default (normal) start of the same seed. */
+Test(ae_train, sinusoid_embeddings_start_smooth_and_leave_the_rest_as_torch)
+{
+    mg_context *ctx = test_cpu_context();
+    mg_model_config config;
+    tiny_config(&config, 64);
+    config.autoencoder.dim_coor_embed = 32;
+    mg_ae_train_params params = mg_ae_train_default_params();
+    cr_expect_eq(params.embedding_init, MG_EMBEDDING_INIT_NORMAL, "upstream's N(0, 1) by default");
+    params.config = &config;
+    params.seed = 3;
+    params.embedding_init = MG_EMBEDDING_INIT_SINUSOID;
+    mg_trainable *smooth = NULL;
+    cr_assert_eq(mg_ae_trainable_create(ctx, &params, &smooth), MG_OK, "%s", mg_context_last_error(ctx));
+    mg_trainable *normal = fresh_trainable(ctx, &config, 3);
+
+    int64_t rows, cols;
+    float *coor = read_named(smooth, "coor_embed.weight", &rows, &cols);
+    cr_assert(rows == 64 && cols == 32);
+    /* 16 column pairs; pair 0 runs half a cycle over the 64 bins, pair 15 runs 32 (one per two bins), pair 1
+     * 0.5 * 64^(1/15) = 0.659754 cycles. Row r is sampled at (r + 0.5) / 64 of the range. */
+    cr_expect_float_eq(coor[0], 0.0347065f, 1e-6, "row 0, column 0: sqrt 2 sin(pi / 128), got %g", coor[0]);
+    cr_expect_float_eq(coor[1], 1.413788f, 1e-5, "row 0, column 1: sqrt 2 cos(pi / 128), got %g", coor[1]);
+    cr_expect_float_eq(coor[10 * 32 + 2], 0.889355f, 1e-5, "row 10, column 2, got %g", coor[10 * 32 + 2]);
+    cr_expect_float_eq(coor[10 * 32 + 3], 1.099567f, 1e-5, "row 10, column 3, got %g", coor[10 * 32 + 3]);
+    for (int64_t r = 0; r < rows; r++) {
+        cr_expect_float_eq(coor[r * 32 + 30], r % 2 ? -1.4142136f : 1.4142136f, 1e-5, "row %ld, column 30",
+                           (long)r);
+        cr_expect_leq(fabsf(coor[r * 32 + 31]), 1e-6, "row %ld, column 31: the cosine at one cycle per two bins",
+                      (long)r);
+    }
+    /* Neighbouring bins start closer than bins half the range apart. */
+    for (int64_t r = 0; r + 32 < rows; r++) {
+        double near = 0.0, far = 0.0;
+        for (int64_t j = 0; j < cols; j++) {
+            near += pow(coor[r * cols + j] - coor[(r + 1) * cols + j], 2);
+            far += pow(coor[r * cols + j] - coor[(r + 32) * cols + j], 2);
+        }
+        cr_expect_lt(near, far, "bins %ld and %ld: %g, against %g for bins %ld and %ld", (long)r, (long)r + 1, near,
+                     far, (long)r, (long)r + 32);
+    }
+    free(coor);
+    /* The normals' table: 16 bins, 3 columns, so one pair (half a cycle) and the odd column repeats its sine. */
+    float *normals = read_named(smooth, "normal_embed.weight", &rows, &cols);
+    cr_assert(rows == 16 && cols == 3);
+    cr_expect_float_eq(normals[3 * 3 + 0], 0.897168f, 1e-5, "row 3: sqrt 2 sin(3.5 pi / 16), got %g", normals[9]);
+    cr_expect_float_eq(normals[3 * 3 + 1], 1.093202f, 1e-5, "row 3: sqrt 2 cos(3.5 pi / 16), got %g", normals[10]);
+    cr_expect_eq(normals[3 * 3 + 2], normals[3 * 3 + 0], "the odd last column repeats the first sine");
+    free(normals);
+
+    for (size_t i = 0; i < smooth->count; i++) {
+        const char *name = smooth->params[i].name;
+        float *a = test_read(smooth->params[i].value), *b = test_read(normal->params[i].value);
+        size_t n = smooth->params[i].value->count;
+        if (strstr(name, "_embed.")) {
+            double squares = 0.0;
+            for (size_t k = 0; k < n; k++)
+                squares += (double)a[k] * a[k];
+            cr_expect(memcmp(a, b, n * sizeof *a) != 0, "%s should not be the normal start", name);
+            cr_expect(squares / n > 0.5 && squares / n < 1.5, "%s: mean square %g, about N(0, 1)'s 1", name,
+                      squares / n);
+        } else {
+            cr_expect_eq(memcmp(a, b, n * sizeof *a), 0, "%s differs from the normal start of the same seed", name);
+        }
+        free(a);
+        free(b);
+    }
+    trainable_free(smooth);
+    trainable_free(normal);
+    test_close(ctx);
+}
+
 Test(ae_train, refuses_what_it_cannot_train)
 {
     mg_context *ctx = test_cpu_context();

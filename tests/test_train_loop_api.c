@@ -82,6 +82,8 @@ Test(train_api, defaults_follow_the_reference_trainers)
     cr_assert_eq(tf.max_grad_norm, 0.5);
     cr_assert(!tf.ema && !tf.augment);
     cr_assert(!ae.group_by_length && !tf.group_by_length, "random batches, as upstream's DataLoader");
+    cr_assert(ae.embedding_init == MG_EMBEDDING_INIT_NORMAL && tf.embedding_init == MG_EMBEDDING_INIT_NORMAL,
+              "torch's N(0, 1) embeddings, as upstream");
     cr_assert_null(tf.output);
 }
 
@@ -105,6 +107,19 @@ Test(train_api, refused_parameters_say_what_is_missing)
     t.output = "/tmp/x.safetensors";
     cr_assert_eq(mg_train_transformer(ctx, &t, NULL, NULL), MG_ERR_INVALID_ARGUMENT);
     cr_assert(strstr(mg_context_last_error(ctx), "--autoencoder"), "%s", mg_context_last_error(ctx));
+    /* The embedding start is the autoencoder's; a transformer refuses it, and an unknown value is named. */
+    t.autoencoder = "/tmp/ae.safetensors";
+    t.embedding_init = MG_EMBEDDING_INIT_SINUSOID;
+    cr_assert_eq(mg_train_transformer(ctx, &t, NULL, NULL), MG_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(mg_context_last_error(ctx), "embedding initialisation is an autoencoder setting"), "%s",
+              mg_context_last_error(ctx));
+    p = mg_train_default_params(MG_TRAIN_AUTOENCODER);
+    p.data = "/tmp";
+    p.output = "/tmp/x.safetensors";
+    p.embedding_init = (mg_embedding_init)7;
+    cr_assert_eq(mg_train_autoencoder(ctx, &p, NULL, NULL), MG_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(mg_context_last_error(ctx), "unknown embedding initialisation 7"), "%s",
+              mg_context_last_error(ctx));
     p = mg_train_default_params(MG_TRAIN_AUTOENCODER);
     p.data = "/tmp";
     p.output = "/tmp/x.safetensors";

@@ -33,6 +33,9 @@ static void usage(FILE *out)
             "  --augment / --no-augment   scale, shift and jitter meshes (autoencoder: on)\n"
             "  --group-by-length / --no-group-by-length   batches of meshes with similar face counts, so\n"
             "                       less of each batch is padding and a step is cheaper (off: random batches)\n"
+            "  --embedding-init I   autoencoder: how fresh tables of coordinate, angle, area and normal\n"
+            "                       bins start: normal (N(0, 1), upstream's) or sinusoid (neighbouring\n"
+            "                       bins alike; learns to place unseen shapes sooner, see the README)\n"
             "  --seed S             data order, split, augmentation and fresh weights (0)\n"
             "  --val-every N        validation loss every N steps (100; 0 = never)\n"
             "  --val-fraction F     share of the meshes held out for validation (0.05)\n"
@@ -217,7 +220,7 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
                                              "--warmup", "--weight-decay", "--max-grad-norm", "--seed",
                                              "--val-every", "--val-fraction", "--save-every", "--from", "--config",
                                              "--captions", "--text-encoder", "--autoencoder", "--max-faces",
-                                             "--loss-curve", "--lr-schedule", "--final-lr"};
+                                             "--loss-curve", "--lr-schedule", "--final-lr", "--embedding-init"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         known = known || strcmp(arg, with_value[k]) == 0;
@@ -255,6 +258,9 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
     else if (strcmp(arg, "--lr-schedule") == 0) {
         ok = strcmp(value, "constant") == 0 || strcmp(value, "cosine") == 0;
         p->lr_schedule = strcmp(value, "cosine") == 0 ? MG_LR_COSINE : MG_LR_CONSTANT;
+    } else if (strcmp(arg, "--embedding-init") == 0) {
+        ok = strcmp(value, "normal") == 0 || strcmp(value, "sinusoid") == 0;
+        p->embedding_init = strcmp(value, "sinusoid") == 0 ? MG_EMBEDDING_INIT_SINUSOID : MG_EMBEDDING_INIT_NORMAL;
     } else if (strcmp(arg, "--final-lr") == 0)
         ok = parse_double(value, &p->final_lr_fraction) && p->final_lr_fraction >= 0 && p->final_lr_fraction <= 1;
     else if (strcmp(arg, "--warmup") == 0)
@@ -274,7 +280,10 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
     else if (strcmp(arg, "--max-faces") == 0)
         ok = parse_size(value, &p->max_faces);
     if (!ok) {
-        fprintf(stderr, "meshgpt train: bad value \"%s\" for %s\n", value, arg);
+        const char *choices = strcmp(arg, "--lr-schedule") == 0      ? " (constant or cosine)"
+                              : strcmp(arg, "--embedding-init") == 0 ? " (normal or sinusoid)"
+                                                                     : "";
+        fprintf(stderr, "meshgpt train: bad value \"%s\" for %s%s\n", value, arg, choices);
         return 2;
     }
     return 1;

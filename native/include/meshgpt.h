@@ -737,6 +737,16 @@ typedef enum mg_lr_schedule {
                                     last step: a short run ends on small steps, which settles the weights */
 } mg_lr_schedule;
 
+/* How a fresh autoencoder's embeddings of discretized values start: the tables `coor_embed`, `angle_embed`,
+ * `area_embed` and `normal_embed`, one row per bin. */
+typedef enum mg_embedding_init {
+    MG_EMBEDDING_INIT_NORMAL = 0,   /* N(0, 1), torch's nn.Embedding default (upstream's) */
+    MG_EMBEDDING_INIT_SINUSOID = 1  /* sines and cosines of the bin's position at geometrically spaced
+                                       frequencies, so neighbouring bins start alike and the encoder sees how
+                                       far apart two values are from the first step; the autoencoder then
+                                       learns to place unseen shapes' vertices much sooner (README) */
+} mg_embedding_init;
+
 typedef struct mg_train_params {
     const char *data;            /* folder of mesh files (.obj .ply .stl .gltf .glb); required */
     const char *captions;        /* NULL: captions.json (or captions.csv) in the folder when present */
@@ -773,6 +783,9 @@ typedef struct mg_train_params {
                                     face counts (sorted within shuffled chunks of 32 batches), so less of it is
                                     padding and a step costs less; every mesh is still seen once per epoch,
                                     but batches are less mixed (see the README for the measured trade-off) */
+    mg_embedding_init embedding_init; /* MG_EMBEDDING_INIT_NORMAL; a fresh autoencoder's embedding tables
+                                    (fine-tuning and resuming keep the weights they load; a transformer has
+                                    none, and refuses anything but the default) */
 } mg_train_params;
 
 MG_API mg_train_params mg_train_default_params(mg_train_kind kind);

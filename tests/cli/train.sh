@@ -72,4 +72,18 @@ if out=$("$cli" train transformer --data "$work/data" -o "$work/y.safetensors" "
     fail "a new transformer without an autoencoder was accepted"
 fi
 [[ "$out" == *"autoencoder"* ]] || fail "missing autoencoder message: $out"
+
+# The embedding start: sinusoid trains, an unknown name lists the choices, a transformer refuses it.
+out=$("$cli" train autoencoder --data "$work/data" -o "$work/sin.safetensors" --steps 1 --embedding-init sinusoid \
+    "${common[@]}" 2>&1) || fail "--embedding-init sinusoid exited with $?: $out"
+if out=$("$cli" train autoencoder --data "$work/data" -o "$work/x.safetensors" --embedding-init smooth \
+    "${common[@]}" 2>&1); then
+    fail "--embedding-init smooth was accepted"
+fi
+[[ "$out" == *'bad value "smooth" for --embedding-init (normal or sinusoid)'* ]] || fail "bad init message: $out"
+if out=$("$cli" train transformer --data "$work/data" --autoencoder "$work/ae.safetensors" -o "$work/y.safetensors" \
+    --embedding-init sinusoid "${common[@]}" 2>&1); then
+    fail "a transformer took --embedding-init sinusoid"
+fi
+[[ "$out" == *"an autoencoder setting"* ]] || fail "transformer --embedding-init message: $out"
 echo "cli train ($device): ok"

@@ -152,6 +152,9 @@ static char *settings_json(const mg_train_params *params)
         if (values[i])
             ok = cJSON_AddStringToObject(root, keys[i], values[i]) != NULL;
     ok = ok && cJSON_AddNumberToObject(root, "seed", (double)params->seed);
+    /* How the run's fresh weights started (a resume or fine-tune loads its weights instead). */
+    if (ok && !params->from && params->embedding_init == MG_EMBEDDING_INIT_SINUSOID)
+        ok = cJSON_AddStringToObject(root, "embedding_init", "sinusoid") != NULL;
     char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return text;
@@ -212,6 +215,13 @@ static mg_status check_params(mg_train_kind kind, const mg_train_params *p, mg_d
         !(p->final_lr_fraction >= 0 && p->final_lr_fraction <= 1))
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: unknown learning-rate schedule %d (MG_LR_CONSTANT or "
                        "MG_LR_COSINE), or a final learning-rate share outside [0, 1]", who, (int)p->lr_schedule);
+    if (p->embedding_init != MG_EMBEDDING_INIT_NORMAL && p->embedding_init != MG_EMBEDDING_INIT_SINUSOID)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: unknown embedding initialisation %d "
+                       "(MG_EMBEDDING_INIT_NORMAL or MG_EMBEDDING_INIT_SINUSOID)", who, (int)p->embedding_init);
+    if (kind == MG_TRAIN_TRANSFORMER && p->embedding_init != MG_EMBEDDING_INIT_NORMAL)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the embedding initialisation is an autoencoder setting "
+                       "(its tables of discretized coordinates, angles, areas and normals); a transformer's token "
+                       "embeddings keep torch's default, so leave it at MG_EMBEDDING_INIT_NORMAL", who);
     if (kind == MG_TRAIN_TRANSFORMER && !p->autoencoder && !p->from)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: a transformer trains on the tokens of a trained "
                        "autoencoder: name its model file (params.autoencoder, --autoencoder AE.safetensors)", who);
@@ -273,7 +283,11 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
     if (status == MG_OK) {
         mg_train_model_source source = {.from = params->from, .config = NULL, .autoencoder = params->autoencoder,
                                         .text_encoder = params->text_encoder, .captions = captions,
-                                        .caption_count = data.count, .seed = params->seed, .ema = params->ema};
+                                        .caption_count = data.count, .seed = params->seed, .ema = params->ema,
+                                        .embedding_init = params->embedding_init};
+        if (params->from && params->embedding_init != MG_EMBEDDING_INIT_NORMAL)
+            mg_log(diag, MG_LOG_WARN, "the embedding initialisation only applies to fresh weights: fine-tuning "
+                   "keeps the embeddings of %s", params->from);
         if (fresh && kind == MG_TRAIN_AUTOENCODER)
             source.config = &config;
         else if (fresh && (params->config || config_from_checkpoint))

@@ -435,7 +435,7 @@ mg_status mg_ae_trainable_create(mg_context *ctx, const mg_ae_train_params *para
             status = copy_weight(ctx, params->model, s->name, s, p->value);
     }
     if (status == MG_OK && !params->model)
-        status = ae_init_fresh(t, trained_specs, t->count, params->seed);
+        status = ae_init_fresh(t, trained_specs, t->count, params->seed, params->embedding_init);
     free(trained_specs);
     free(specs);
     if (status != MG_OK) {

@@ -57,6 +57,9 @@ typedef struct mg_ae_train_params {
     const mg_model_config *config;
     /* Seed of the fresh initialisation (torch's default initialisation of each layer kind). */
     uint64_t seed;
+    /* How fresh embedding tables (coordinates, angles, areas, normals) start; the other layers always take
+     * torch's default. */
+    mg_embedding_init embedding_init;
 } mg_ae_train_params;
 
 mg_ae_train_params mg_ae_train_default_params(void);

@@ -135,7 +135,8 @@ mg_lfq_loss_params ae_lfq_params(const mg_ae_config *config);
 bool ae_lfq_projects(const mg_ae_config *config);
 
 /* Fresh values as torch initialises each layer kind, from `seed`. */
-mg_status ae_init_fresh(ae_train *t, const mg_weight_spec *specs, size_t count, uint64_t seed);
+mg_status ae_init_fresh(ae_train *t, const mg_weight_spec *specs, size_t count, uint64_t seed,
+                        mg_embedding_init embedding_init);
 
 /* Early returns of the training passes: a failed op, or a NULL from the store (its error, or a bug). */
 #define OK(call)                                                                                                   \

@@ -33,6 +33,7 @@ mg_status mg_train_create_autoencoder(mg_context *ctx, const mg_train_model_sour
     p.model = model;
     p.config = source->config;
     p.seed = source->seed;
+    p.embedding_init = source->embedding_init;
     mg_status status = mg_ae_trainable_create(ctx, &p, out);
     mg_model_free(model);
     return status;
