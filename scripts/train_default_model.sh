@@ -22,8 +22,10 @@ TF_STEPS=4800    # transformer: lr 1.5e-3, cosine decay to 5%, batches grouped b
 mkdir -p "$WORK"
 cd "$WORK"
 
-# Data: 100 shapes of each of the 19 classes for training, another seed for evaluation.
+# Data: 100 shapes of each of the 19 classes for the transformer, 500 of each for the autoencoder (the same
+# seed, so its first 1900 are the transformer's), another seed for evaluation.
 [ -f data/train/labels.json ] || "$MESHGPT" dataset primitives -o data/train --count 1900 --seed 1
+[ -f data/ae-train/labels.json ] || "$MESHGPT" dataset primitives -o data/ae-train --count 9500 --seed 1
 [ -f data/heldout/labels.json ] || "$MESHGPT" dataset primitives -o data/heldout --count 190 --seed 2
 
 cat > config.json <<'EOF'
@@ -70,9 +72,12 @@ resume_flag() { [ -f "$1" ] && echo --resume || true; }
 # Autoencoder. No EMA: with ema-pytorch's warm-up the average lags a short run by hundreds of steps. No
 # augmentation: in a run this short the meshes as they are lowered the held-out reconstruction error much faster.
 # The cosine decay ends the run on small steps, which is what turns nearly right coordinates into exact ones.
-"$MESHGPT" train autoencoder --data data/train -o autoencoder.safetensors --config config.json -d "$DEVICE" \
+# Sinusoid embeddings and five times the shapes: decoded held-out shapes come much closer to their input
+# (Chamfer 0.032 against 0.047 at the same steps; README, "Embedding start"), where random embedding rows and
+# 100 shapes per class let the autoencoder memorise its training shapes.
+"$MESHGPT" train autoencoder --data data/ae-train -o autoencoder.safetensors --config config.json -d "$DEVICE" \
     --steps "$AE_STEPS" --batch 8 --lr 2e-3 --warmup 100 --lr-schedule cosine --no-ema --no-augment \
-    --val-every 500 --save-every 250 $(resume_flag autoencoder.safetensors)
+    --embedding-init sinusoid --val-every 500 --save-every 250 $(resume_flag autoencoder.safetensors)
 
 # Transformer on the autoencoder's codes; the captions (data/train/captions.json) train its text encoder.
 # Batches grouped by length: a step costs about half as much (less padding) for nearly the same progress per
