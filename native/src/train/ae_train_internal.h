@@ -134,7 +134,8 @@ mg_lfq_loss_params ae_lfq_params(const mg_ae_config *config);
 /* Whether ResidualLFQ projects in and out (log2(codebook_size) != dim_codebook). */
 bool ae_lfq_projects(const mg_ae_config *config);
 
-/* Fresh values as torch initialises each layer kind, from `seed`. */
+/* Fresh values as torch initialises each layer kind, from `seed`; the embedding tables instead start as fixed
+ * sinusoids when `embedding_init` asks for them. */
 mg_status ae_init_fresh(ae_train *t, const mg_weight_spec *specs, size_t count, uint64_t seed,
                         mg_embedding_init embedding_init);
 
