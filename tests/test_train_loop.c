@@ -161,10 +161,7 @@ Test(train_loop, a_batch_larger_than_the_training_split_is_a_clear_error)
     cr_assert_eq(mg_train_loop_run(&t->base, &ds, &c, NULL, NULL, NULL, &diag), MG_ERR_INVALID_ARGUMENT);
     cr_assert(strstr(diag.last_error, "a batch of 3 meshes") && strstr(diag.last_error, "there are 2") &&
               strstr(diag.last_error, "lower the batch size"), "%s", diag.last_error);
-    c.steps = 0;
     c.batch_size = 1;
-    cr_assert_eq(mg_train_loop_run(&t->base, &ds, &c, NULL, NULL, NULL, &diag), MG_ERR_INVALID_ARGUMENT);
-    cr_assert(strstr(diag.last_error, "steps"), "%s", diag.last_error);
     c.steps = 1;
     c.resume = true;
     c.checkpoint_path = "/nonexistent/meshgpt/ckpt.safetensors";

@@ -119,6 +119,17 @@ Test(train_api, refused_parameters_say_what_is_missing)
     p.learning_rate = 1e-4;
     p.embedding_init = (mg_embedding_init)7;
     expect_refused(ctx, MG_TRAIN_AUTOENCODER, &p, "unknown embedding initialisation 7");
+    /* The coordinate-code start: the autoencoder's alone, not with the sinusoid tables, no unknown values. */
+    p.embedding_init = MG_EMBEDDING_INIT_NORMAL;
+    p.autoencoder_start = (mg_autoencoder_start)9;
+    expect_refused(ctx, MG_TRAIN_AUTOENCODER, &p, "unknown autoencoder start 9");
+    p.autoencoder_start = MG_AUTOENCODER_START_COORDINATE_CODE;
+    p.embedding_init = MG_EMBEDDING_INIT_SINUSOID;
+    expect_refused(ctx, MG_TRAIN_AUTOENCODER, &p, "sets the embedding tables itself");
+    p.embedding_init = MG_EMBEDDING_INIT_NORMAL;
+    t.embedding_init = MG_EMBEDDING_INIT_NORMAL;
+    t.autoencoder_start = MG_AUTOENCODER_START_COORDINATE_CODE;
+    expect_refused(ctx, MG_TRAIN_TRANSFORMER, &t, "a transformer starts random");
     p = mg_train_default_params(MG_TRAIN_AUTOENCODER);
     p.data = "/tmp";
     p.output = "/tmp/x.safetensors";

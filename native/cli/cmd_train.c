@@ -20,7 +20,7 @@ static void usage(FILE *out)
             "The output is a checkpoint: a model file that also holds the optimizer state, so --resume goes on\n"
             "exactly where it stopped; a loss curve (OUT.loss.svg) is written beside it. Ctrl-C saves and stops.\n"
             "\n"
-            "  --steps N            optimizer steps in all (1000)\n"
+            "  --steps N            optimizer steps in all (1000; 0 writes the starting weights)\n"
             "  --batch B            meshes per micro-batch (4)\n"
             "  --accum A            micro-batches per step (gradient accumulation, 1)\n"
             "  --lr LR              learning rate (autoencoder 1e-4, transformer 2e-4)\n"
@@ -36,6 +36,9 @@ static void usage(FILE *out)
             "  --embedding-init I   autoencoder: how fresh tables of coordinate, angle, area and normal\n"
             "                       bins start: normal (N(0, 1), upstream's) or sinusoid (neighbouring\n"
             "                       bins alike; learns to place unseen shapes sooner, see the README)\n"
+            "  --init S             autoencoder: how fresh weights start: random (upstream's) or\n"
+            "                       coordinate-code (set by hand to tokenize every mesh exactly: a vertex's\n"
+            "                       first code is a coarse grid cell, its second the place in it; README)\n"
             "  --seed S             data order, split, augmentation and fresh weights (0)\n"
             "  --val-every N        validation loss every N steps (100; 0 = never)\n"
             "  --val-fraction F     share of the meshes held out for validation (0.05)\n"
@@ -220,7 +223,7 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
                                              "--warmup", "--weight-decay", "--max-grad-norm", "--seed",
                                              "--val-every", "--val-fraction", "--save-every", "--from", "--config",
                                              "--captions", "--text-encoder", "--autoencoder", "--max-faces",
-                                             "--loss-curve", "--lr-schedule", "--final-lr", "--embedding-init"};
+                                             "--loss-curve", "--lr-schedule", "--final-lr", "--embedding-init", "--init"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         known = known || strcmp(arg, with_value[k]) == 0;
@@ -248,7 +251,7 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
     else if (strcmp(arg, "--loss-curve") == 0)
         p->loss_curve = strcmp(value, "none") == 0 ? "" : value;
     else if (strcmp(arg, "--steps") == 0)
-        ok = parse_u64(value, &p->steps) && p->steps > 0;
+        ok = parse_u64(value, &p->steps);
     else if (strcmp(arg, "--batch") == 0)
         ok = parse_size(value, &p->batch_size) && p->batch_size > 0;
     else if (strcmp(arg, "--accum") == 0)
@@ -261,6 +264,10 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
     } else if (strcmp(arg, "--embedding-init") == 0) {
         ok = strcmp(value, "normal") == 0 || strcmp(value, "sinusoid") == 0;
         p->embedding_init = strcmp(value, "sinusoid") == 0 ? MG_EMBEDDING_INIT_SINUSOID : MG_EMBEDDING_INIT_NORMAL;
+    } else if (strcmp(arg, "--init") == 0) {
+        ok = strcmp(value, "random") == 0 || strcmp(value, "coordinate-code") == 0;
+        p->autoencoder_start = strcmp(value, "coordinate-code") == 0 ? MG_AUTOENCODER_START_COORDINATE_CODE
+                                                                     : MG_AUTOENCODER_START_RANDOM;
     } else if (strcmp(arg, "--final-lr") == 0)
         ok = parse_double(value, &p->final_lr_fraction) && p->final_lr_fraction >= 0 && p->final_lr_fraction <= 1;
     else if (strcmp(arg, "--warmup") == 0)
@@ -282,6 +289,7 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
     if (!ok) {
         const char *choices = strcmp(arg, "--lr-schedule") == 0      ? " (constant or cosine)"
                               : strcmp(arg, "--embedding-init") == 0 ? " (normal or sinusoid)"
+                              : strcmp(arg, "--init") == 0           ? " (random or coordinate-code)"
                                                                      : "";
         fprintf(stderr, "meshgpt train: bad value \"%s\" for %s%s\n", value, arg, choices);
         return 2;

@@ -747,6 +747,17 @@ typedef enum mg_embedding_init {
                                        learns to place unseen shapes' vertices much sooner (README) */
 } mg_embedding_init;
 
+/* How a fresh autoencoder starts. */
+typedef enum mg_autoencoder_start {
+    MG_AUTOENCODER_START_RANDOM = 0,          /* torch's default initialisation of each layer (upstream's) */
+    MG_AUTOENCODER_START_COORDINATE_CODE = 1  /* weights set by hand so that the autoencoder tokenizes every mesh
+                                                exactly: a vertex's first code holds the high bits of its
+                                                discretized x, y and z, the second the low bits. Needs a
+                                                configuration wide enough to carry them (the error names the
+                                                sizes); training may go on from it, and steps = 0 writes it as
+                                                it is (README, "Coordinate-code autoencoder") */
+} mg_autoencoder_start;
+
 typedef struct mg_train_params {
     const char *data;            /* folder of mesh files (.obj .ply .stl .gltf .glb); required */
     const char *captions;        /* NULL: captions.json (or captions.csv) in the folder when present */
@@ -759,7 +770,8 @@ typedef struct mg_train_params {
     const char *text_encoder;    /* transformer: a BERT folder used frozen; NULL: a built-in encoder trained
                                     with the transformer */
     const char *loss_curve;      /* NULL: beside the checkpoint ("AE.safetensors" -> "AE.loss.svg"); "": none */
-    uint64_t steps;              /* optimizer steps in all (1000); a resumed run goes on up to this many */
+    uint64_t steps;              /* optimizer steps in all (1000); a resumed run goes on up to this many; 0
+                                    writes the starting weights untrained */
     size_t batch_size;           /* meshes per micro-batch (4) */
     size_t grad_accum;           /* micro-batches per optimizer step (1) */
     double learning_rate;        /* autoencoder 1e-4, transformer 2e-4 (upstream's trainers) */
@@ -786,6 +798,7 @@ typedef struct mg_train_params {
     mg_embedding_init embedding_init; /* MG_EMBEDDING_INIT_NORMAL; a fresh autoencoder's embedding tables
                                     (fine-tuning and resuming keep the weights they load; a transformer has
                                     none, and refuses anything but the default) */
+    mg_autoencoder_start autoencoder_start; /* MG_AUTOENCODER_START_RANDOM; fresh autoencoder weights only */
 } mg_train_params;
 
 MG_API mg_train_params mg_train_default_params(mg_train_kind kind);

@@ -86,4 +86,32 @@ if out=$("$cli" train transformer --data "$work/data" --autoencoder "$work/ae.sa
     fail "a transformer took --embedding-init sinusoid"
 fi
 [[ "$out" == *"an autoencoder setting"* ]] || fail "transformer --embedding-init message: $out"
+
+# The coordinate-code start: --steps 0 writes it untrained, and the eval finds every held-out face exact (64 bins:
+# 6 bits; 8-bit codes give 2 per axis at 2 levels, too few, so this config has 12-bit codes and wider layers).
+sed -e 's/"codebook_size": 256/"codebook_size": 4096/' -e 's/"dim_codebook": 16/"dim_codebook": 56/' \
+    -e 's/"encoder_dims_through_depth": \[16, 32\]/"encoder_dims_through_depth": [112, 56]/' \
+    -e 's/"decoder_dims_through_depth": \[16, 32\]/"decoder_dims_through_depth": [112, 112]/' \
+    "$work/config.json" >"$work/code.json"
+out=$("$cli" train autoencoder --data "$work/data" -o "$work/code.safetensors" --init coordinate-code --steps 0 \
+    --config "$work/code.json" -d "$device" 2>&1) || fail "--init coordinate-code --steps 0 exited with $?: $out"
+[[ "$out" == *"(step 0)"* ]] || fail "--steps 0 did not write the start: $out"
+"$cli" dataset primitives -o "$work/other" --count 19 --seed 9 >/dev/null
+out=$("$cli" eval tokenizer -m "$work/code.safetensors" --data "$work/other" -d "$device") ||
+    fail "eval tokenizer of the coordinate code exited with $?"
+grep -Eq '^all +19 +[0-9]+ +100\.00%' <<<"$out" || fail "the coordinate code is not exact: $out"
+if out=$("$cli" train autoencoder --data "$work/data" -o "$work/x.safetensors" --init coordinate-code --steps 0 \
+    "${common[@]}" 2>&1); then
+    fail "the coordinate code took a config too narrow for it"
+fi
+[[ "$out" == *"the bits of a coordinate of 64 bins"* ]] || fail "narrow coordinate-code config message: $out"
+if out=$("$cli" train autoencoder --data "$work/data" -o "$work/x.safetensors" --init exact "${common[@]}" 2>&1); then
+    fail "--init exact was accepted"
+fi
+[[ "$out" == *'bad value "exact" for --init (random or coordinate-code)'* ]] || fail "bad --init message: $out"
+if out=$("$cli" train transformer --data "$work/data" --autoencoder "$work/ae.safetensors" -o "$work/y.safetensors" \
+    --init coordinate-code "${common[@]}" 2>&1); then
+    fail "a transformer took --init coordinate-code"
+fi
+[[ "$out" == *"a transformer starts random"* ]] || fail "transformer --init message: $out"
 echo "cli train ($device): ok"

@@ -155,6 +155,8 @@ static char *settings_json(const mg_train_params *params)
     /* How the run's fresh weights started (a resume or fine-tune loads its weights instead). */
     if (ok && !params->from && params->embedding_init == MG_EMBEDDING_INIT_SINUSOID)
         ok = cJSON_AddStringToObject(root, "embedding_init", "sinusoid") != NULL;
+    if (ok && !params->from && params->autoencoder_start == MG_AUTOENCODER_START_COORDINATE_CODE)
+        ok = cJSON_AddStringToObject(root, "autoencoder_start", "coordinate-code") != NULL;
     char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return text;
@@ -204,8 +206,8 @@ static mg_status check_params(mg_train_kind kind, const mg_train_params *p, mg_d
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: no data folder (params.data, --data DIR)", who);
     if (!p->output || !p->output[0])
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: no output checkpoint (params.output, -o FILE)", who);
-    if (p->steps == 0 || p->batch_size == 0 || p->grad_accum == 0)
-        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: steps, batch size and gradient accumulation must each be "
+    if (p->batch_size == 0 || p->grad_accum == 0)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: batch size and gradient accumulation must each be "
                        "at least 1", who);
     if (!(p->learning_rate > 0) || !isfinite(p->learning_rate) || !(p->weight_decay >= 0) ||
         !(p->max_grad_norm >= 0) || !(p->val_fraction >= 0 && p->val_fraction < 1))
@@ -222,6 +224,15 @@ static mg_status check_params(mg_train_kind kind, const mg_train_params *p, mg_d
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the embedding initialisation is an autoencoder setting "
                        "(its tables of discretized coordinates, angles, areas and normals); a transformer's token "
                        "embeddings keep torch's default, so leave it at MG_EMBEDDING_INIT_NORMAL", who);
+    if (p->autoencoder_start != MG_AUTOENCODER_START_RANDOM && p->autoencoder_start != MG_AUTOENCODER_START_COORDINATE_CODE)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: unknown autoencoder start %d (MG_AUTOENCODER_START_RANDOM "
+                       "or MG_AUTOENCODER_START_COORDINATE_CODE)", who, (int)p->autoencoder_start);
+    if (kind == MG_TRAIN_TRANSFORMER && p->autoencoder_start != MG_AUTOENCODER_START_RANDOM)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the coordinate-code start is an autoencoder's; a "
+                       "transformer starts random (leave autoencoder_start at MG_AUTOENCODER_START_RANDOM)", who);
+    if (p->autoencoder_start == MG_AUTOENCODER_START_COORDINATE_CODE && p->embedding_init != MG_EMBEDDING_INIT_NORMAL)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the coordinate-code start sets the embedding tables "
+                       "itself; leave the embedding initialisation at MG_EMBEDDING_INIT_NORMAL", who);
     if (kind == MG_TRAIN_TRANSFORMER && !p->autoencoder && !p->from)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: a transformer trains on the tokens of a trained "
                        "autoencoder: name its model file (params.autoencoder, --autoencoder AE.safetensors)", who);
@@ -284,10 +295,14 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
         mg_train_model_source source = {.from = params->from, .config = NULL, .autoencoder = params->autoencoder,
                                         .text_encoder = params->text_encoder, .captions = captions,
                                         .caption_count = data.count, .seed = params->seed, .ema = params->ema,
-                                        .embedding_init = params->embedding_init};
+                                        .embedding_init = params->embedding_init,
+                                        .autoencoder_start = params->autoencoder_start};
         if (params->from && params->embedding_init != MG_EMBEDDING_INIT_NORMAL)
             mg_log(diag, MG_LOG_WARN, "the embedding initialisation only applies to fresh weights: fine-tuning "
                    "keeps the embeddings of %s", params->from);
+        if (params->from && params->autoencoder_start != MG_AUTOENCODER_START_RANDOM)
+            mg_log(diag, MG_LOG_WARN, "the coordinate-code start only applies to fresh weights: fine-tuning keeps "
+                   "the weights of %s", params->from);
         if (fresh && kind == MG_TRAIN_AUTOENCODER)
             source.config = &config;
         else if (fresh && (params->config || config_from_checkpoint))

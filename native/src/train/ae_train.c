@@ -436,6 +436,8 @@ mg_status mg_ae_trainable_create(mg_context *ctx, const mg_ae_train_params *para
     }
     if (status == MG_OK && !params->model)
         status = ae_init_fresh(t, trained_specs, t->count, params->seed, params->embedding_init);
+    if (status == MG_OK && !params->model && params->autoencoder_start == MG_AUTOENCODER_START_COORDINATE_CODE)
+        status = ae_init_coordinate_code(t);
     free(trained_specs);
     free(specs);
     if (status != MG_OK) {

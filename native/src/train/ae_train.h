@@ -60,6 +60,8 @@ typedef struct mg_ae_train_params {
     /* How fresh embedding tables (coordinates, angles, areas, normals) start; the other layers always take
      * torch's default. */
     mg_embedding_init embedding_init;
+    /* MG_AUTOENCODER_START_COORDINATE_CODE: the hand-set exact code instead (over the fresh values). */
+    mg_autoencoder_start autoencoder_start;
 } mg_ae_train_params;
 
 mg_ae_train_params mg_ae_train_default_params(void);

@@ -139,6 +139,11 @@ bool ae_lfq_projects(const mg_ae_config *config);
 mg_status ae_init_fresh(ae_train *t, const mg_weight_spec *specs, size_t count, uint64_t seed,
                         mg_embedding_init embedding_init);
 
+/* The coordinate-code start (ae_coordinate_code.c): whether the config can carry it (an error that names the
+ * sizes it needs), and the weights, set over a fresh initialisation. */
+mg_status ae_coordinate_code_check(const mg_ae_config *config, mg_diag *diag);
+mg_status ae_init_coordinate_code(ae_train *t);
+
 /* Early returns of the training passes: a failed op, or a NULL from the store (its error, or a bug). */
 #define OK(call)                                                                                                   \
     do {                                                                                                           \

@@ -73,8 +73,6 @@ static mg_status check_config(const loop *L)
     const mg_trainable *m = L->model;
     if (!m->params || !m->grads || !m->count || !m->step || !m->ctx)
         return mg_fail(L->diag, MG_ERR_INVALID_ARGUMENT, "training: the model has no parameters or no step");
-    if (c->steps == 0)
-        return mg_fail(L->diag, MG_ERR_INVALID_ARGUMENT, "training: the number of steps must be at least 1");
     if (c->batch_size == 0 || c->accum == 0)
         return mg_fail(L->diag, MG_ERR_INVALID_ARGUMENT, "training: batch size and gradient accumulation must be "
                        "at least 1");

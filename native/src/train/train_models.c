@@ -34,6 +34,7 @@ mg_status mg_train_create_autoencoder(mg_context *ctx, const mg_train_model_sour
     p.config = source->config;
     p.seed = source->seed;
     p.embedding_init = source->embedding_init;
+    p.autoencoder_start = source->autoencoder_start;
     mg_status status = mg_ae_trainable_create(ctx, &p, out);
     mg_model_free(model);
     return status;

@@ -30,6 +30,7 @@ typedef struct mg_train_model_source {
     uint64_t seed;        /* initialisation of fresh weights */
     bool ema;             /* allocate EMA copies of the trained parameters (the loop makes them otherwise) */
     mg_embedding_init embedding_init; /* autoencoder: how fresh embedding tables start */
+    mg_autoencoder_start autoencoder_start; /* autoencoder: random or the coordinate code */
 } mg_train_model_source;
 
 mg_status mg_train_create_autoencoder(mg_context *ctx, const mg_train_model_source *source, mg_trainable **out,
