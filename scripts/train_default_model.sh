@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the shipped default model (assets/models/meshgpt-default.safetensors) from scratch on the CPU
-# reference backend: the procedural primitives data set, a small autoencoder, then a small text-conditioned
-# transformer with a built-in (0-layer BERT) text encoder, then an f16 copy without the optimizer state.
+# reference backend: the procedural primitives data set, the coordinate-code autoencoder (set by hand, exact),
+# then a small text-conditioned transformer with a built-in (0-layer BERT) text encoder, then an f16 copy
+# without the optimizer state.
 #
 #   scripts/train_default_model.sh [WORK_DIR]     (default /tmp/meshgpt-default-model)
 #
@@ -16,16 +17,13 @@ WORK="${1:-/tmp/meshgpt-default-model}"
 OUT="${OUT:-$ROOT/assets/models/meshgpt-default.safetensors}"
 DEVICE="${DEVICE:-cpu}"
 
-AE_STEPS=6500    # autoencoder: lr 2e-3, cosine decay to 5%
-TF_STEPS=4800    # transformer: lr 1.5e-3, cosine decay to 5%, batches grouped by length
+TF_STEPS=6000    # transformer: lr 1.5e-3, cosine decay to 5%, batches grouped by length
 
 mkdir -p "$WORK"
 cd "$WORK"
 
-# Data: 100 shapes of each of the 19 classes for the transformer, 500 of each for the autoencoder (the same
-# seed, so its first 1900 are the transformer's), another seed for evaluation.
+# Data: 100 shapes of each of the 19 classes, another seed for evaluation.
 [ -f data/train/labels.json ] || "$MESHGPT" dataset primitives -o data/train --count 1900 --seed 1
-[ -f data/ae-train/labels.json ] || "$MESHGPT" dataset primitives -o data/ae-train --count 9500 --seed 1
 [ -f data/heldout/labels.json ] || "$MESHGPT" dataset primitives -o data/heldout --count 190 --seed 2
 
 cat > config.json <<'EOF'
@@ -36,12 +34,12 @@ cat > config.json <<'EOF'
   "codebook_size": 4096,
   "num_quantizers": 2,
   "encoder_dims_through_depth": [
-   64,
+   128,
    128
   ],
   "decoder_dims_through_depth": [
-   64,
-   64,
+   128,
+   128,
    128
   ],
   "dim_coor_embed": 32,
@@ -69,15 +67,12 @@ EOF
 
 resume_flag() { [ -f "$1" ] && echo --resume || true; }
 
-# Autoencoder. No EMA: with ema-pytorch's warm-up the average lags a short run by hundreds of steps. No
-# augmentation: in a run this short the meshes as they are lowered the held-out reconstruction error much faster.
-# The cosine decay ends the run on small steps, which is what turns nearly right coordinates into exact ones.
-# Sinusoid embeddings and five times the shapes: decoded held-out shapes come much closer to their input
-# (Chamfer 0.032 against 0.047 at the same steps; README, "Embedding start"), where random embedding rows and
-# 100 shapes per class let the autoencoder memorise its training shapes.
-"$MESHGPT" train autoencoder --data data/ae-train -o autoencoder.safetensors --config config.json -d "$DEVICE" \
-    --steps "$AE_STEPS" --batch 8 --lr 2e-3 --warmup 100 --lr-schedule cosine --no-ema --no-augment \
-    --embedding-init sinusoid --val-every 500 --save-every 250 $(resume_flag autoencoder.safetensors)
+# Autoencoder: the coordinate code, set by hand rather than trained (README, "Coordinate-code autoencoder"):
+# every mesh tokenizes exactly, a vertex's first code being a cell of a 16^3 grid and its second the place in
+# it. A learned one reaches 9.5% exact held-out faces in this budget (MODEL_CARD.md), and every wrong coordinate
+# breaks a generated mesh's shared vertices. The config's encoder and decoder are as wide as the code needs.
+[ -f autoencoder.safetensors ] || "$MESHGPT" train autoencoder --data data/train -o autoencoder.safetensors \
+    --config config.json -d "$DEVICE" --init coordinate-code --steps 0
 
 # Transformer on the autoencoder's codes; the captions (data/train/captions.json) train its text encoder.
 # Batches grouped by length: a step costs about half as much (less padding) for nearly the same progress per
