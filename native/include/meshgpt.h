@@ -754,8 +754,8 @@ typedef enum mg_autoencoder_start {
                                                 exactly: a vertex's first code holds the high bits of its
                                                 discretized x, y and z, the second the low bits. Needs a
                                                 configuration wide enough to carry them (the error names the
-                                                sizes); training may go on from it, and steps = 0 writes it as
-                                                it is (README, "Coordinate-code autoencoder") */
+                                                sizes). steps = 0 writes it as it is; training from it loses
+                                                exactness (README, "Coordinate-code autoencoder") */
 } mg_autoencoder_start;
 
 typedef struct mg_train_params {

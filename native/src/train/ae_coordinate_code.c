@@ -6,8 +6,8 @@
  * coordinate breaks the shared vertices of a generated mesh. This code is exact by construction,
  * and it is coarse to fine: a vertex's first code holds the high bits of x, y and z (a cell of a
  * coarse grid), its second the low bits (the place inside the cell), as a residual quantizer's
- * levels should. The transformer then learns the shapes; the autoencoder may still be trained
- * from this start.
+ * levels should. The transformer then learns the shapes. Training may go on from this start, but
+ * the training loss does not reward exactness (README), so it drifts away from it.
  *
  * How, with B = bits per coordinate (2^B >= num_discrete_coors), bit j of a coordinate counted
  * from the most significant, s = +1 for a set bit and -1 otherwise:
