@@ -58,12 +58,24 @@ typedef struct code_layout {
     int units;               /* corners * code_dim * (grid - 1) ReLU units, then the two constants */
 } code_layout;
 
-static int bits_for(int bins)
+/* The layout a config gives the code. grid and units are 0 for a number of levels the code cannot use
+ * (the check refuses it before anything reads them). */
+static code_layout layout_of(const mg_ae_config *c)
 {
-    int bits = 0;
-    while ((1 << bits) < bins)
-        bits++;
-    return bits;
+    code_layout L;
+    L.bins = c->num_discrete_coors;
+    L.bits = 0;
+    while ((1 << L.bits) < L.bins)
+        L.bits++;
+    L.corners = mg_ae_config_face_size(c);
+    L.slots = L.corners * 3;
+    L.bit_channels = L.slots * L.bits;
+    L.code_dim = mg_ae_config_code_dim(c);
+    L.levels = c->num_quantizers;
+    L.dims_per_axis = L.code_dim / 3;
+    L.grid = L.levels >= 1 && L.levels <= 4 ? 1 << L.levels : 0;
+    L.units = L.grid ? L.corners * L.code_dim * (L.grid - 1) + 2 : 0;
+    return L;
 }
 
 mg_status ae_coordinate_code_check(const mg_ae_config *c, mg_diag *diag)
@@ -75,18 +87,17 @@ mg_status ae_coordinate_code_check(const mg_ae_config *c, mg_diag *diag)
     if (c->attn_encoder_depth > 0 || c->attn_decoder_depth > 0)
         return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s needs attn_encoder_depth and attn_decoder_depth 0 (it has no "
                        "weights for attention layers)", what);
-    const int bits = bits_for(c->num_discrete_coors), corners = mg_ae_config_face_size(c);
-    const int n = corners * 3 * bits, code_dim = mg_ae_config_code_dim(c), levels = c->num_quantizers;
-    const int k = code_dim / 3, units = corners * code_dim * ((1 << levels) - 1) + 2;
-    if (levels < 1 || levels > 4 || k * levels < bits)
+    const code_layout L = layout_of(c);
+    const int n = L.bit_channels;
+    if (!L.grid || L.dims_per_axis * L.levels < L.bits)
         return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s needs num_quantizers (1 to 4) x floor(log2(codebook_size) / 3) "
-                       ">= %d, the bits of a coordinate of %d bins; this config gives %d x %d", what, bits,
-                       c->num_discrete_coors, levels, k);
-    if (c->dim_coor_embed < bits)
-        return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s needs dim_coor_embed >= %d (one channel per bit)", what, bits);
-    if (c->dim_codebook < n || c->dim_codebook == code_dim)
+                       ">= %d, the bits of a coordinate of %d bins; this config gives %d x %d", what, L.bits, L.bins,
+                       L.levels, L.dims_per_axis);
+    if (c->dim_coor_embed < L.bits)
+        return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s needs dim_coor_embed >= %d (one channel per bit)", what, L.bits);
+    if (c->dim_codebook < n || c->dim_codebook == L.code_dim)
         return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s needs dim_codebook >= %d (every bit of a face's %d coordinates) "
-                       "and different from log2(codebook_size)", what, n, corners * 3);
+                       "and different from log2(codebook_size)", what, n, L.slots);
     if (c->encoder_depth < 2 || c->encoder_dims[0] < 2 * n)
         return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s needs at least two encoder layers, the first at least %d wide "
                        "(each bit as a pair of channels); set encoder_dims_through_depth to e.g. [%d, %d]", what,
@@ -96,10 +107,10 @@ mg_status ae_coordinate_code_check(const mg_ae_config *c, mg_diag *diag)
             return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s needs every encoder layer after the first at least %d wide",
                            what, n);
     for (int i = 0; i < c->decoder_depth; i++)
-        if (c->decoder_dims[i] < units || (i > 0 && c->decoder_dims[i] < c->decoder_dims[i - 1]))
+        if (c->decoder_dims[i] < L.units || (i > 0 && c->decoder_dims[i] < c->decoder_dims[i - 1]))
             return mg_fail(diag, MG_ERR_UNSUPPORTED, "%s needs decoder layers at least %d wide, none narrower than "
-                           "the one before; set decoder_dims_through_depth to e.g. [%d, %d]", what, units, units,
-                           units);
+                           "the one before; set decoder_dims_through_depth to e.g. [%d, %d]", what, L.units, L.units,
+                           L.units);
     return MG_OK;
 }
 
@@ -333,17 +344,7 @@ mg_status ae_init_coordinate_code(ae_train *t)
     mg_status status = ae_coordinate_code_check(c, &t->base.ctx->diag);
     if (status != MG_OK)
         return status;
-    code_layout L;
-    L.bins = c->num_discrete_coors;
-    L.bits = bits_for(L.bins);
-    L.corners = mg_ae_config_face_size(c);
-    L.slots = L.corners * 3;
-    L.bit_channels = L.slots * L.bits;
-    L.code_dim = mg_ae_config_code_dim(c);
-    L.levels = c->num_quantizers;
-    L.dims_per_axis = L.code_dim / 3;
-    L.grid = 1 << L.levels;
-    L.units = L.corners * L.code_dim * (L.grid - 1) + 2;
+    const code_layout L = layout_of(c);
     status = set_encoder(t, &L, status);
     status = set_quantizer(t, &L, status);
     return set_decoder(t, &L, status);
