@@ -124,6 +124,8 @@ class GenerateParams(ctypes.Structure):
         # or the library writes past the end of the buffer ctypes made for it.
         ("on_face", FACE_FN),
         ("on_face_user_data", ctypes.c_void_p),
+        ("unconstrained", ctypes.c_bool),
+        ("vertex_reuse", ctypes.c_float),
     ]
 
 

@@ -35,6 +35,7 @@ static mg_generate_params guided_params(test_npy *text, float cond_scale)
     p.text.embedding_width = (size_t)text->shape[2];
     p.temperature = 0.0f;
     p.cond_scale = cond_scale;
+    p.unconstrained = true; /* upstream and the reference here keep every token */
     p.max_faces = 10; /* upstream ran with max_seq_len 60 */
     return p;
 }

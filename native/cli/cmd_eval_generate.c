@@ -40,7 +40,8 @@ static void usage(FILE *out)
             "  --threshold T      F-score distance, unit-box coordinates (default 0.02)\n"
             "  --seed S           generation seed (default 0); also the sampling seed\n"
             "  --max-faces N      at most N faces per sample\n"
-            "  --temperature T, --cond-scale S   sampling, as `generate` (defaults: the model's)\n"
+            "  --temperature T, --cond-scale S, --vertex-reuse W, --unconstrained\n"
+            "                     sampling, as `generate` (defaults: the library's)\n"
             "  --json OUT.json    also write the results as JSON\n");
 }
 
@@ -91,6 +92,11 @@ static int parse(int argc, char **argv, generate_args *a)
         } else if (strcmp(arg, "--cond-scale") == 0 && has_value) {
             rc = eval_parse_double(arg, argv[++i], -1e6, 1e6, &v);
             a->params.cond_scale = (float)v;
+        } else if (strcmp(arg, "--vertex-reuse") == 0 && has_value) {
+            rc = eval_parse_double(arg, argv[++i], 1, 1e6, &v);
+            a->params.vertex_reuse = (float)v;
+        } else if (strcmp(arg, "--unconstrained") == 0) {
+            a->params.unconstrained = true;
         } else if (strcmp(arg, "--threshold") == 0 && has_value) {
             rc = eval_parse_double(arg, argv[++i], 0, 1e9, &a->threshold);
         } else {
@@ -376,8 +382,11 @@ static int run(generate_args *a, mg_dataset *set)
                 fprintf(json, ",\n  \"data\": ");
                 eval_json_string(json, a->data_dir);
                 fprintf(json, ",\n  \"samples_per_class\": %zu,\n  \"references\": %zu,\n  \"points\": %zu,\n"
-                              "  \"seed\": %llu,\n  \"valid_share\": ", S, R, a->points,
-                        (unsigned long long)a->params.seed);
+                              "  \"seed\": %llu,\n  \"sampling\": {\"temperature\": %g, \"cond_scale\": %g, "
+                              "\"vertex_reuse\": %g, \"constrained\": %s},\n  \"valid_share\": ", S, R, a->points,
+                        (unsigned long long)a->params.seed, (double)a->params.temperature,
+                        (double)a->params.cond_scale, (double)a->params.vertex_reuse,
+                        a->params.unconstrained ? "false" : "true");
                 eval_json_number(json, (double)valid / (double)samples);
                 fprintf(json, ",\n  \"watertight_share\": ");
                 eval_json_number(json, (double)watertight / (double)samples);

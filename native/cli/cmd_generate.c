@@ -44,6 +44,9 @@ static void usage(FILE *out)
             "  --remove-parallel       guidance without the update's part parallel to the conditional\n"
             "                          logits (arXiv 2410.02416; with --cond-scale)\n"
             "  --keep-parallel-frac F  keep this fraction of that parallel part (default 0)\n"
+            "  --unconstrained         keep every sampled token, as meshgpt-pytorch does; by default a vertex\n"
+            "                          that would make a degenerate or repeated face, or an edge shared by\n"
+            "                          three faces or run twice the same way, is drawn again\n"
             "  --max-faces N           at most N faces (default: what the model's positions allow)\n"
             "  --max-tokens N          at most N tokens (whole faces kept)\n"
             "  --samples N             N meshes for the same text: OUT_0.obj, OUT_1.obj, ...\n"
@@ -145,6 +148,11 @@ static int parse_args(int argc, char **argv, generate_args *a)
         } else if (strcmp(arg, "--cond-scale") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], -1e6, 1e6, &v);
             a->params.cond_scale = (float)v;
+        } else if (strcmp(arg, "--vertex-reuse") == 0 && has_value) {
+            rc = parse_number(arg, argv[++i], 1, 1e6, &v);
+            a->params.vertex_reuse = (float)v;
+        } else if (strcmp(arg, "--unconstrained") == 0) {
+            a->params.unconstrained = true;
         } else if (strcmp(arg, "--remove-parallel") == 0) {
             a->params.remove_parallel_component = true;
         } else if (strcmp(arg, "--keep-parallel-frac") == 0 && has_value) {

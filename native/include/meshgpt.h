@@ -505,6 +505,17 @@ typedef struct mg_generate_params {
     float keep_parallel_frac;
     mg_generate_face_fn on_face;     /* NULL, or called after every completed face of every running sample */
     void *on_face_user_data;
+    /* false (default): each sampled vertex is checked against the sample so far, and one that would make a
+     * degenerate face (repeated or collinear corners), a copy of an earlier face, an edge shared by three
+     * faces or an edge run twice the same way is refused and another token drawn (a sample left with no
+     * acceptable token ends at its last whole face). So samples are valid, consistently oriented meshes
+     * (exactly so when the autoencoder decodes each face on its own, as the coordinate code does).
+     * true: every sampled token is kept, as meshgpt-pytorch does. */
+    bool unconstrained;
+    /* >= 1: the probability of each token that continues the codes of a vertex the sample already has is
+     * multiplied by this (at temperature 1), before filtering: most vertex mentions in a mesh repeat one,
+     * and a repeat missed by one code leaves a loose triangle. 1 (default) or 0: off (meshgpt-pytorch). */
+    float vertex_reuse;
 } mg_generate_params;
 
 MG_API mg_generate_params mg_generate_default_params(void);

@@ -50,6 +50,8 @@ out=$("$cli" eval generate -m "$model" --data "$work/set" --text-embedding "$fix
 echo "$out"
 [[ "$out" == *"against 4 reference shapes: coverage"* ]] || fail "eval generate printed: $out"
 grep -q '"samples_per_class": 2' "$work/gen.json" || fail "gen.json lacks samples_per_class"
+grep -q '"sampling": {"temperature": 1, "cond_scale": 1, "vertex_reuse": 1, "constrained": true}' "$work/gen.json" ||
+    fail "gen.json lacks the default sampling settings: $(grep sampling "$work/gen.json")"
 [ "$(grep -c '"class": "c' "$work/gen.json")" = 2 ] || fail "gen.json does not hold two classes"
 [[ "$out" == *"distinct"*"spread"* ]] || fail "eval generate printed no distinct/spread columns: $out"
 # Each class's distinct samples: at most its 2 samples, at least 1 unless both came out empty.

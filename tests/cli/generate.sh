@@ -47,6 +47,11 @@ for i in 0 1; do
     [ -s "$work/s_$i.json" ] || fail "no s_$i.json"
 done
 
+# Unconstrained (every sampled token kept) with a vertex-reuse weight: options accepted, faces written.
+"$cli" generate -m "$model" --text-embedding "$embed" --max-faces 2 --seed 3 --unconstrained --vertex-reuse 4 \
+    -d cpu -o "$work/u.obj" >/dev/null || fail "--unconstrained --vertex-reuse exited with $?"
+[ "$(grep -c '^f ' "$work/u.obj")" -ge 1 ] || fail "u.obj has no faces"
+
 # Completion of a 12-face cube by one face at most.
 out=$("$cli" generate -m "$model" --text-embedding "$embed" --complete "$source/assets/meshes/cube.obj" \
     --max-faces 13 --seed 1 -d cpu -o "$work/cube.obj" --tokens-out "$work/cube.json") ||
@@ -91,6 +96,8 @@ expect "--top-k takes a count or a fraction" "$cli" generate -m "$model" --text-
     -o "$work/x.obj"
 expect "--temperature takes a number" "$cli" generate -m "$model" --text-embedding "$embed" --temperature hot \
     -o "$work/x.obj"
+expect "--vertex-reuse takes a number in [1, " "$cli" generate -m "$model" --text-embedding "$embed" \
+    --vertex-reuse 0.5 -o "$work/x.obj"
 expect "not a .npy file" "$cli" generate -m "$model" --text-embedding "$work/chair.json" -d cpu -o "$work/x.obj"
 expect "cannot open" "$cli" generate -m "$model" --text-embedding "$work/missing.npy" -d cpu -o "$work/x.obj"
 expect "32 wide but the model's dim_text is 768" "$cli" generate "a chair" -m "$model" \

@@ -3,6 +3,7 @@
  * precomputed embedding) -> MeshTransformer tokens -> meshes decoded by the
  * model's autoencoder; and teacher-forced loss / logits of a token sequence.
  */
+#include "api/generate_constraint.h"
 #include "api/text_encoder.h"
 #include "core/context.h"
 #include "model/model.h"
@@ -19,6 +20,7 @@ mg_generate_params mg_generate_default_params(void)
     params.temperature = 1.0f;
     params.top_k_fraction = 0.1f; /* meshgpt-pytorch's filter_kwargs default */
     params.cond_scale = 1.0f;
+    params.vertex_reuse = 1.0f;
     params.samples = 1;
     return params;
 }
@@ -160,6 +162,9 @@ static mg_status check_sampling(mg_diag *diag, const mg_generate_params *p)
     if (!(p->keep_parallel_frac >= 0.0f && p->keep_parallel_frac <= 1.0f))
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "keep_parallel_frac must be in [0, 1], not %g",
                        (double)p->keep_parallel_frac);
+    if (!(p->vertex_reuse == 0.0f || (p->vertex_reuse >= 1.0f && p->vertex_reuse <= 1e6f)))
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "vertex_reuse must be 0 or 1 (off) or up to 1e6, not %g",
+                       (double)p->vertex_reuse);
     if (p->samples == 0)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "samples must be at least 1");
     return MG_OK;
@@ -325,6 +330,7 @@ mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh
     float *batch_embeds = NULL;
     int32_t *prompt = NULL, *codes = NULL;
     size_t *lengths = NULL;
+    mg_gen_constraint *constraint = NULL;
     mg_tokens *tokens = calloc(samples, sizeof *tokens);
     codes = malloc(samples * max_tokens * sizeof *codes);
     lengths = calloc(samples, sizeof *lengths);
@@ -353,6 +359,14 @@ mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh
     sampling.seed = params->seed;
     sampling.remove_parallel_component = params->remove_parallel_component;
     sampling.keep_parallel_frac = params->keep_parallel_frac;
+    if (!params->unconstrained || params->vertex_reuse > 1.0f) {
+        if ((status = mg_gen_constraint_create(model, samples, !params->unconstrained, params->vertex_reuse,
+                                               &constraint)) != MG_OK)
+            goto done;
+        sampling.adjust = mg_gen_constraint_adjust;
+        sampling.accept = mg_gen_constraint_accept;
+        sampling.hook_user = constraint;
+    }
     mg_tf_text text = {.embeds = batch_embeds, .tokens = text_tokens, .drop = false};
     progress_state progress = {.params = params, .per_face = per_face, .samples = samples,
                                .face_size = (uint32_t)c->face_size, .levels = (uint32_t)c->num_quantizers};
@@ -376,6 +390,7 @@ mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh
     else
         free_outputs(NULL, tokens, tokens ? samples : 0);
 done:
+    mg_gen_constraint_free(constraint);
     free(tokens);
     free(embeds);
     free(batch_embeds);

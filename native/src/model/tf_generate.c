@@ -133,6 +133,35 @@ void mg_tf_guide_logits(const float *cond, const float *uncond, size_t n, float 
     }
 }
 
+/*
+ * Draws again until the accept callback takes the token, each refused token removed from the (already
+ * filtered) row; *token becomes -1 when no candidate is left. At most MAX_REFUSALS draws are refused, so a
+ * callback that refuses nearly everything costs bounded time.
+ */
+#define MAX_REFUSALS 256
+static mg_status draw_accepted(const mg_tf_sampling *sampling, size_t b, const int32_t *tokens, size_t length,
+                               float *row, size_t vocab, uint64_t *rng, int32_t *token)
+{
+    for (int refusals = 0;; refusals++) {
+        bool accept = false;
+        mg_status status = sampling->accept(sampling->hook_user, b, tokens, length, *token, &accept);
+        if (status != MG_OK)
+            return status;
+        if (accept)
+            return MG_OK;
+        row[*token] = -INFINITY;
+        row[vocab - 1] = -INFINITY; /* EOS is not a way out of a face half made */
+        size_t left = 0;
+        for (size_t i = 0; i < vocab; i++)
+            left += !isinf(row[i]) && row[i] > -FLT_MAX;
+        if (left == 0 || refusals + 1 >= MAX_REFUSALS) {
+            *token = -1;
+            return MG_OK;
+        }
+        *token = mg_tf_choose_token(row, vocab, sampling, rng);
+    }
+}
+
 mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_t batch, const int32_t *prompt,
                          size_t prompt_length, size_t max_tokens, const mg_tf_sampling *sampling, mg_tf_step_fn step,
                          void *user, int32_t *codes, size_t *lengths)
@@ -226,7 +255,19 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
             if (!sampling->allow_eos || !(length > 0 && length % per_face == 0))
                 row[eos] = -FLT_MAX;
             memcpy(grown + b * (length + 1), work + b * length, length * sizeof *grown);
+            if (sampling->adjust && !finished[b] &&
+                (status = sampling->adjust(sampling->hook_user, b, work + b * length, length, row)) != MG_OK) {
+                free(grown);
+                goto done;
+            }
             int32_t token = mg_tf_choose_token(row, vocab, sampling, &rng);
+            if (sampling->accept && !finished[b] && token != eos &&
+                (status = draw_accepted(sampling, b, work + b * length, length, row, vocab, &rng, &token)) != MG_OK) {
+                free(grown);
+                goto done;
+            }
+            if (token < 0)
+                token = eos; /* no acceptable token: the row ends at its last whole face */
             grown[b * (length + 1) + length] = token;
             finished[b] = finished[b] || token == eos;
             all_done = all_done && finished[b];

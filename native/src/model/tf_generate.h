@@ -10,6 +10,18 @@
 
 #include <stdint.h>
 
+/*
+ * Asked about each sampled token (EOS excepted) before it is kept: may row `row`, whose tokens so far are
+ * tokens[0, length), take `token`? Sets *accept. A refused token is dropped from the row's candidates and
+ * another is drawn; a row left without candidates ends at its last whole face. A status other than MG_OK
+ * stops the generation with that status.
+ */
+typedef mg_status (*mg_tf_accept_fn)(void *user, size_t row, const int32_t *tokens, size_t length, int32_t token,
+                                     bool *accept);
+/* Called with row `row`'s logits for token `length` (after guidance, before any filter; EOS last) to change
+ * them in place. */
+typedef mg_status (*mg_tf_adjust_fn)(void *user, size_t row, const int32_t *tokens, size_t length, float *logits);
+
 typedef struct mg_tf_sampling {
     float temperature;      /* 0: arg-max (greedy) */
     float top_k_fraction;   /* keep ceil(fraction * vocabulary) logits (upstream default 0.1); 0: off */
@@ -24,6 +36,9 @@ typedef struct mg_tf_sampling {
      * update cond - uncond loses its component parallel to cond, all but keep_parallel_frac of it. */
     bool remove_parallel_component; /* false */
     float keep_parallel_frac;       /* 0 */
+    mg_tf_adjust_fn adjust;         /* NULL: the logits as the model gives them */
+    mg_tf_accept_fn accept;         /* NULL: every token is kept */
+    void *hook_user;                /* adjust's and accept's user pointer */
 } mg_tf_sampling;
 
 mg_tf_sampling mg_tf_default_sampling(void);
