@@ -3,7 +3,8 @@
  * model (temperature 0, max_seq_len 60): plain, guided (cond_scale 3), from a
  * prompt, batched, and with EOS forced at a face boundary. Tokens must be
  * identical. Also: sampling is reproducible from its seed and top-k 1 is the
- * arg-max.
+ * arg-max; an accept callback's refused tokens give way to the best accepted
+ * ones, and a row with none acceptable ends empty.
  */
 #include "model/model.h"
 #include "model/tf_generate.h"
@@ -145,6 +146,81 @@ Test(transformer_generate, sampling_cpu)
     cr_expect_eq(memcmp(greedy, top1, sizeof(int32_t) * 30), 0, "top-k 1 must equal the arg-max");
     for (size_t i = 0; i < 30; i++)
         cr_expect(a[i] != 256, "EOS inside the returned tokens at %zu", i);
+    test_npy_free(&text);
+    mg_model_free(model);
+    test_close(ctx);
+}
+
+/* An accept callback that refuses tokens of one parity at chosen positions (odd ids at even positions), and
+ * counts its calls. */
+typedef struct refusing {
+    size_t calls, refused;
+    bool refuse_all;
+} refusing;
+
+static mg_status refuse_some(void *user, size_t row, const int32_t *tokens, size_t length, int32_t token,
+                             bool *accept)
+{
+    refusing *r = user;
+    (void)row;
+    (void)tokens;
+    r->calls++;
+    *accept = !r->refuse_all && !(length % 2 == 0 && token % 2 == 1);
+    r->refused += !*accept;
+    return MG_OK;
+}
+
+/* The accept callback: refused tokens are replaced by accepted ones (greedy: the next most likely), a row with
+ * nothing acceptable ends at its last whole face, and a callback that accepts everything changes nothing. */
+Test(transformer_generate, accept_callback_cpu)
+{
+    mg_context *ctx = test_cpu_context();
+    mg_model *model = load_model(ctx);
+    test_npy text = test_npy_load("text_embeds");
+    mg_tf_text t = {.embeds = text.f32, .tokens = 10};
+    int32_t plain[MAX_TOKENS], got[MAX_TOKENS];
+    size_t plain_length, got_length;
+    mg_tf_sampling s = mg_tf_default_sampling();
+    s.seed = 7;
+    cr_assert_eq(mg_tf_generate(&model->transformer, &t, 1, NULL, 0, 30, &s, NULL, NULL, plain, &plain_length), MG_OK);
+    refusing r = {0};
+    s.accept = refuse_some;
+    s.hook_user = &r;
+    cr_assert_eq(mg_tf_generate(&model->transformer, &t, 1, NULL, 0, 30, &s, NULL, NULL, got, &got_length), MG_OK);
+    cr_assert_gt(r.calls, 0);
+    for (size_t i = 0; i < got_length; i++)
+        cr_expect(!(i % 2 == 0 && got[i] % 2 == 1), "token %zu is %d, an odd id at an even position", i, got[i]);
+    if (r.refused == 0)
+        cr_expect_eq(memcmp(plain, got, got_length * sizeof *got), 0, "nothing refused, nothing changed");
+    /* Greedy: each refused arg-max gives way to the best accepted token of the same logits. */
+    mg_tf_sampling g = mg_tf_default_sampling();
+    g.temperature = 0.0f;
+    g.accept = refuse_some;
+    g.hook_user = &r;
+    r.refused = 0;
+    cr_assert_eq(mg_tf_generate(&model->transformer, &t, 1, NULL, 0, 30, &g, NULL, NULL, got, &got_length), MG_OK);
+    cr_expect_gt(r.refused, 0, "the case should refuse some arg-max tokens");
+    cr_expect_eq(got_length, 30, "refusals replace tokens; they do not end the row (%zu tokens)", got_length);
+    float *logits = malloc(31 * 257 * sizeof *logits);
+    cr_assert(logits);
+    cr_assert_eq(mg_tf_logits(&model->transformer, got, 1, got_length, &t, logits), MG_OK);
+    for (size_t i = 0; i < got_length; i++) {
+        const float *row = logits + i * 257;
+        int best = -1;
+        for (int v = 0; v < 256; v++)
+            if (!(i % 2 == 0 && v % 2 == 1) && (best < 0 || row[v] > row[best]))
+                best = v;
+        cr_expect_eq(got[i], best, "token %zu: %d, the best acceptable is %d", i, got[i], best);
+    }
+    free(logits);
+    /* Refusing everything: no face can be made. */
+    refusing all = {.refuse_all = true};
+    s.hook_user = &all;
+    size_t lengths[2] = {1, 1};
+    cr_assert_eq(mg_tf_generate(&model->transformer, &t, 2, NULL, 0, 30, &s, NULL, NULL, got, lengths), MG_OK);
+    cr_expect(lengths[0] == 0 && lengths[1] == 0, "every token refused: empty rows, not %zu and %zu", lengths[0],
+              lengths[1]);
+    cr_expect_leq(all.calls, 2 * 256, "the draws per token are bounded");
     test_npy_free(&text);
     mg_model_free(model);
     test_close(ctx);

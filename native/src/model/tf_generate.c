@@ -266,8 +266,11 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
                 free(grown);
                 goto done;
             }
-            if (token < 0)
+            if (token < 0) {
                 token = eos; /* no acceptable token: the row ends at its last whole face */
+                mg_log(diag, MG_LOG_INFO, "sample %zu: every candidate for token %zu was refused (it would break "
+                       "the surface), so the sample ends at %zu faces", b, length, length / per_face);
+            }
             grown[b * (length + 1) + length] = token;
             finished[b] = finished[b] || token == eos;
             all_done = all_done && finished[b];
