@@ -20,6 +20,11 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$jobs"
+# -O3 analyses more than -O2 and warns about more (truncation, maybe-uninitialized): a user's Release build
+# must compile too. The library and the CLI only; the tests run on the build above.
+echo "== build (Release: library and CLI)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j "$jobs" --target meshgpt meshgpt_cli
 echo "== devices"
 ./build/meshgpt devices
 echo "== tests"

@@ -609,7 +609,7 @@ static mg_status walk_scene(gltf_doc *d, const cJSON *roots, const char *owner)
         if ((status = local_transform(d, node, node_owner, local)) != MG_OK)
             break;
         multiply(visit.parent, local, world);
-        size_t mesh_index;
+        size_t mesh_index = 0; /* set when has_mesh; -O3 cannot see that */
         bool has_mesh;
         if ((status = get_whole(d, node, "mesh", 1e9, node_owner, &has_mesh, &mesh_index)) != MG_OK)
             break;

@@ -26,16 +26,29 @@ static void layer_norm(mg_spec_list *l, const char *name, int64_t dim)
     mg_spec_vector(l, name, "bias", dim);
 }
 
+/* Writes name + suffix into sub. A name that does not fit marks the list
+ * failed (as mg_spec_add does for its own names) instead of going on with a
+ * truncated module name. */
+static bool sub_name(mg_spec_list *l, char *sub, size_t size, const char *name, const char *suffix)
+{
+    int n = snprintf(sub, size, "%s%s", name, suffix);
+    if (n < 0 || (size_t)n >= size) {
+        l->failed = true;
+        return false;
+    }
+    return true;
+}
+
 /* torch_geometric SAGEConv(in, out, normalize=True, project=True). */
 static void sage_conv(mg_spec_list *l, const char *name, int64_t in, int64_t out)
 {
     char sub[MG_WEIGHT_NAME_MAX];
-    snprintf(sub, sizeof sub, "%s.lin", name);
-    mg_spec_linear(l, sub, in, in, true);
-    snprintf(sub, sizeof sub, "%s.lin_l", name);
-    mg_spec_linear(l, sub, out, in, true);
-    snprintf(sub, sizeof sub, "%s.lin_r", name);
-    mg_spec_linear(l, sub, out, in, false);
+    if (sub_name(l, sub, sizeof sub, name, ".lin"))
+        mg_spec_linear(l, sub, in, in, true);
+    if (sub_name(l, sub, sizeof sub, name, ".lin_l"))
+        mg_spec_linear(l, sub, out, in, true);
+    if (sub_name(l, sub, sizeof sub, name, ".lin_r"))
+        mg_spec_linear(l, sub, out, in, false);
 }
 
 /* One of encoder_attn_blocks / decoder_attn_blocks: [TaylorSeriesLinearAttn or None, LocalMHA, (RMSNorm, GLU FF)]. */
