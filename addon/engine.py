@@ -331,14 +331,17 @@ class Session:
             raise MeshGPTError(MSG_NO_TEXT)
         if self.text_conditioned and not wants_text:
             raise MeshGPTError(MSG_NEEDS_TEXT)
-        p = self.lib.generate_default_params()
-        p.temperature = request.get("temperature", 1.0)
-        top_k = request.get("top_k", 0)
-        if top_k > 0:
-            p.top_k = top_k
+        # The model's recommended sampling (or the library's defaults), with what the request gives on top.
+        p = self.lib.model_generate_params(self.model)
+        if "temperature" in request:
+            p.temperature = request["temperature"]
+        if request.get("top_k", 0) > 0:
+            p.top_k = request["top_k"]
             p.top_k_fraction = 0.0
-        p.top_p = request.get("top_p", 0.0)
-        p.cond_scale = request.get("guidance", 1.0)
+        if "top_p" in request:
+            p.top_p = request["top_p"]
+        if "guidance" in request:
+            p.cond_scale = request["guidance"]
         p.seed = request.get("seed", 0)
         p.max_faces = request.get("max_faces", 0)
         p.samples = max(1, request.get("samples", 1))

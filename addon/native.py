@@ -200,6 +200,7 @@ class Library:
         self.text_encoder_free = _declare(lib, "mg_text_encoder_free", None, [c_void_p])
         self.text_encoder_width = _declare(lib, "mg_text_encoder_width", c_size, [c_void_p])
         self.generate_default_params = _declare(lib, "mg_generate_default_params", GenerateParams, [])
+        self.model_generate_params = _declare(lib, "mg_model_generate_params", GenerateParams, [c_void_p])
         self.generate = _declare(lib, "mg_generate", c_int, [c_void_p, P(GenerateParams), P(Mesh), P(Tokens)])
 
     def devices(self):

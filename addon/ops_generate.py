@@ -76,15 +76,15 @@ class _GenerateBase:
             "prompt": self.value(context, "prompt"),
             "text_embedding": bpy.path.abspath(embedding) if embedding else "",
             "encoder_path": settings.encoder_path,
-            "guidance": self.value(context, "guidance"),
-            "temperature": self.value(context, "temperature"),
-            "top_k": self.value(context, "top_k"),
-            "top_p": self.value(context, "top_p"),
             "seed": seed,
             "max_faces": self.value(context, "max_faces"),
             "samples": self.value(context, "samples"),
             "weld": self.value(context, "merge_vertices"),
         }
+        # Sampling: the model's recommendation unless the panel's switch is off or a script sets a value.
+        for name in ("guidance", "temperature", "top_k", "top_p"):
+            if not s.model_sampling or self.properties.is_property_set(name):
+                req[name] = self.value(context, name)
         return settings, req
 
     def prepare(self, context):

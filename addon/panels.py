@@ -53,7 +53,9 @@ class VIEW3D_PT_meshgpt_generate(_Panel, bpy.types.Panel):
         layout = self.layout
         s = context.scene.meshgpt
         layout.prop(s, "prompt", text="")
+        layout.prop(s, "model_sampling")
         col = layout.column(align=True)
+        col.enabled = not s.model_sampling
         col.prop(s, "guidance")
         col.prop(s, "temperature")
         row = col.row(align=True)

@@ -9,6 +9,10 @@ class MeshGPTSceneSettings(bpy.types.PropertyGroup):
         name="Text embedding", subtype="FILE_PATH", default="",
         description="Optional: a precomputed text embedding (.npy, float32 [tokens, dim_text]) used instead of "
                     "the prompt")
+    model_sampling: bpy.props.BoolProperty(
+        name="Model's sampling", default=True,
+        description="Sample as the model file recommends (its temperature, guidance, top-k, top-p; the library's "
+                    "defaults where it says nothing); off: the values below")
     guidance: bpy.props.FloatProperty(name="Guidance", default=1.0, min=0.0, soft_max=10.0,
                                       description="Classifier-free guidance scale (1 = off)")
     temperature: bpy.props.FloatProperty(name="Temperature", default=1.0, min=0.0, soft_max=2.0,

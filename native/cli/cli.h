@@ -57,6 +57,13 @@ int cli_text_open(cli_text *text, mg_context *ctx, mg_text_condition *condition)
 void cli_text_close(cli_text *text);
 /* Consumes --text-encoder DIR / --text-embedding FILE; returns false for any other argument. */
 bool cli_parse_text_option(int argc, char **argv, int *i, cli_text *text);
+
+/* Which sampling settings the command line gave; the others follow the model's recommendation. */
+typedef struct cli_sampling_given {
+    bool temperature, top_k, top_p, min_p, cond_scale, vertex_reuse;
+} cli_sampling_given;
+/* Sets the settings of params that the command line did not give to the model's (mg_model_generate_params). */
+void cli_apply_model_sampling(const mg_model *model, const cli_sampling_given *given, mg_generate_params *params);
 int cmd_convert(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -7,7 +7,8 @@
 static void convert_usage(FILE *out)
 {
     fprintf(out, "usage: meshgpt convert IN [--config config.json] -o OUT.safetensors [--dtype f32|f16|bf16]\n"
-                 "                       [--weights auto|model|ema] [--allow-missing] [--text-encoder DIR] [-v]\n\n"
+                 "                       [--weights auto|model|ema] [--allow-missing] [--text-encoder DIR]\n"
+                 "                       [--sampling K=V,...] [-v]\n\n"
                  "Writes a model file (.safetensors with its configuration in the metadata) from a\n"
                  "meshgpt-pytorch checkpoint saved by torch.save (.pt/.bin/.ckpt: model.save() files,\n"
                  "trainer checkpoints, state dicts) or another model file; later loads are instant.\n"
@@ -23,6 +24,9 @@ static void convert_usage(FILE *out)
                  "  --text-encoder DIR  store a Hugging Face BERT folder (config.json, vocab.txt,\n"
                  "                  model.safetensors) in the file as its built-in text encoder, so prompts\n"
                  "                  need no --text-encoder later (its width must be the model's dim_text)\n"
+                 "  --sampling K=V,...  recommend sampling settings in the file (temperature, top_k_fraction,\n"
+                 "                  top_p, min_p, cond_scale, vertex_reuse): `generate` and the add-on use\n"
+                 "                  them unless told otherwise; \"none\" drops them\n"
                  "  -v, --verbose   say what was inferred and converted\n");
 }
 
@@ -55,6 +59,8 @@ int cmd_convert(int argc, char **argv)
             value = &params.weights;
         else if (strcmp(arg, "--text-encoder") == 0)
             value = &params.text_encoder;
+        else if (strcmp(arg, "--sampling") == 0)
+            value = &params.sampling;
         if (value) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "meshgpt convert: %s needs a value\n", arg);

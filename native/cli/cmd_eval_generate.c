@@ -18,6 +18,7 @@ typedef struct generate_args {
     size_t samples, points, per_class;
     double threshold;
     mg_generate_params params;
+    cli_sampling_given given; /* sampling options on the command line; the rest are the model's */
 } generate_args;
 
 static void usage(FILE *out)
@@ -41,7 +42,8 @@ static void usage(FILE *out)
             "  --seed S           generation seed (default 0); also the sampling seed\n"
             "  --max-faces N      at most N faces per sample\n"
             "  --temperature T, --cond-scale S, --vertex-reuse W, --unconstrained\n"
-            "                     sampling, as `generate` (defaults: the library's)\n"
+            "                     sampling, as `generate` (defaults: the model's recommendation, else the\n"
+            "                     library's)\n"
             "  --json OUT.json    also write the results as JSON\n");
 }
 
@@ -89,12 +91,15 @@ static int parse(int argc, char **argv, generate_args *a)
         } else if (strcmp(arg, "--temperature") == 0 && has_value) {
             rc = eval_parse_double(arg, argv[++i], 0, 1e6, &v);
             a->params.temperature = (float)v;
+            a->given.temperature = true;
         } else if (strcmp(arg, "--cond-scale") == 0 && has_value) {
             rc = eval_parse_double(arg, argv[++i], -1e6, 1e6, &v);
             a->params.cond_scale = (float)v;
+            a->given.cond_scale = true;
         } else if (strcmp(arg, "--vertex-reuse") == 0 && has_value) {
             rc = eval_parse_double(arg, argv[++i], 1, 1e6, &v);
             a->params.vertex_reuse = (float)v;
+            a->given.vertex_reuse = true;
         } else if (strcmp(arg, "--unconstrained") == 0) {
             a->params.unconstrained = true;
         } else if (strcmp(arg, "--threshold") == 0 && has_value) {
@@ -267,8 +272,10 @@ static int run(generate_args *a, mg_dataset *set)
         fprintf(stderr, "meshgpt: cannot load the model: %s\n", mg_context_last_error(ctx));
         rc = 1;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        cli_apply_model_sampling(model, &a->given, &a->params);
         rc = cli_text_open(&a->text, ctx, &a->params.text);
+    }
     if (rc == 0 && a->text.embedding_path)
         fprintf(stderr, "meshgpt eval generate: warning: --text-embedding gives every class the same text\n");
     const size_t S = a->samples;

@@ -18,6 +18,7 @@ typedef struct generate_args {
     mg_generate_params params;
     bool weld;
     bool preview;               /* --preview: a PNG beside each mesh */
+    cli_sampling_given given;   /* sampling options on the command line */
     mg_render_params render;
 } generate_args;
 
@@ -35,6 +36,8 @@ static void usage(FILE *out)
             "  --text-embedding F.npy  precomputed text embedding, float32 [tokens, dim_text] (or [1, tokens,\n"
             "                          dim_text]), as meshgpt-pytorch's text_embeds; rows of -1 are padding\n"
             "  --seed N                random seed (default 0)\n"
+            "  Sampling options left out take the model's recommended values when its file has them (meshgpt\n"
+            "  info lists them), else the defaults below.\n"
             "  --temperature T         1 (default); 0 picks the most likely token (greedy)\n"
             "  --top-k K               keep the K most likely tokens, or a fraction of the vocabulary when\n"
             "                          below 1 (default 0.1, as meshgpt-pytorch); 0 turns it off\n"
@@ -127,8 +130,10 @@ static int parse_args(int argc, char **argv, generate_args *a)
         } else if (strcmp(arg, "--temperature") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], 0, 1e6, &v);
             a->params.temperature = (float)v;
+            a->given.temperature = true;
         } else if (strcmp(arg, "--top-k") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], 0, 1e9, &v);
+            a->given.top_k = true;
             if (rc == 0 && v > 0 && v < 1) {
                 a->params.top_k = 0;
                 a->params.top_k_fraction = (float)v;
@@ -142,15 +147,19 @@ static int parse_args(int argc, char **argv, generate_args *a)
         } else if (strcmp(arg, "--top-p") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], 0, 1, &v);
             a->params.top_p = (float)v;
+            a->given.top_p = true;
         } else if (strcmp(arg, "--min-p") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], 0, 1, &v);
             a->params.min_p = (float)v;
+            a->given.min_p = true;
         } else if (strcmp(arg, "--cond-scale") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], -1e6, 1e6, &v);
             a->params.cond_scale = (float)v;
+            a->given.cond_scale = true;
         } else if (strcmp(arg, "--vertex-reuse") == 0 && has_value) {
             rc = parse_number(arg, argv[++i], 1, 1e6, &v);
             a->params.vertex_reuse = (float)v;
+            a->given.vertex_reuse = true;
         } else if (strcmp(arg, "--unconstrained") == 0) {
             a->params.unconstrained = true;
         } else if (strcmp(arg, "--remove-parallel") == 0) {
@@ -189,6 +198,25 @@ static int parse_args(int argc, char **argv, generate_args *a)
         return 2;
     }
     return 0;
+}
+
+void cli_apply_model_sampling(const mg_model *model, const cli_sampling_given *given, mg_generate_params *params)
+{
+    const mg_generate_params recommended = mg_model_generate_params(model);
+    if (!given->temperature)
+        params->temperature = recommended.temperature;
+    if (!given->top_k) {
+        params->top_k = recommended.top_k;
+        params->top_k_fraction = recommended.top_k_fraction;
+    }
+    if (!given->top_p)
+        params->top_p = recommended.top_p;
+    if (!given->min_p)
+        params->min_p = recommended.min_p;
+    if (!given->cond_scale)
+        params->cond_scale = recommended.cond_scale;
+    if (!given->vertex_reuse)
+        params->vertex_reuse = recommended.vertex_reuse;
 }
 
 int cli_text_open(cli_text *text, mg_context *ctx, mg_text_condition *condition)
@@ -321,8 +349,10 @@ static int run(generate_args *a)
         fprintf(stderr, "meshgpt: cannot load the model: %s\n", mg_context_last_error(ctx));
         rc = 1;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        cli_apply_model_sampling(model, &a->given, &a->params);
         rc = cli_text_open(&a->text, ctx, &a->params.text);
+    }
     if (rc == 0 && a->complete) {
         rc = tokenize_partial(a->complete, model, ctx, &partial);
         a->params.completion = &partial;

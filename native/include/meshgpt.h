@@ -372,6 +372,9 @@ typedef struct mg_convert_params {
                                 initialises them (and drop unexpected ones), with a warning */
     const char *text_encoder; /* a Hugging Face BERT folder (config.json, vocab.txt, model.safetensors) to store
                                  in the file as its built-in text encoder (replacing any it has); NULL: none */
+    const char *sampling;     /* "key=value,...": sampling settings to recommend in the file (temperature,
+                                 top_k_fraction, top_p, min_p, cond_scale, vertex_reuse), replacing those
+                                 named; "none" drops every recommendation; NULL: kept as the input has them */
 } mg_convert_params;
 
 /*
@@ -519,6 +522,10 @@ typedef struct mg_generate_params {
 } mg_generate_params;
 
 MG_API mg_generate_params mg_generate_default_params(void);
+/* mg_generate_default_params() with the sampling settings the model file recommends laid over it (the
+ * "sampling" object of its configuration: temperature, top_k_fraction, top_p, min_p, cond_scale,
+ * vertex_reuse; `meshgpt info` lists them, `meshgpt convert --sampling` sets them). NULL: the defaults. */
+MG_API mg_generate_params mg_model_generate_params(const mg_model *model);
 
 /*
  * Generates params->samples meshes with the model's transformer and decodes

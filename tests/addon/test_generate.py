@@ -204,6 +204,36 @@ check(vertices == prompt_vertices and faces == [f for f in prompt_faces if len(s
       "the prompt's object equals the CLI's (%d vs %d vertices)" % (len(vertices), len(prompt_vertices)))
 common.use_fixture_model(prefs)
 
+# A model file that recommends greedy sampling (temperature 0): with the panel's "Model's sampling" on (the
+# default) two seeds give the same object, equal to the CLI's (which also follows the file); switched off, the
+# panel's temperature (1) applies and the seeds differ.
+greedy_model = os.path.join(common.WORK, "greedy.safetensors")
+common.cli("convert", common.MODEL, "-o", greedy_model, "--sampling", "temperature=0")
+greedy_reference = os.path.join(common.WORK, "greedy.obj")
+common.cli("generate", "-m", greedy_model, "--text-embedding", common.EMBEDDING, "--seed", 1, "--max-faces", FACES,
+           "-d", "cpu", "-o", greedy_reference)
+greedy_vertices, greedy_faces = common.read_obj(greedy_reference)
+prefs.model_path = greedy_model
+check(s.model_sampling, "the panel follows the model's sampling by default")
+geometry = []
+for seed in (1, 2):
+    result, error = common.run_op(bpy.ops.mesh.meshgpt_generate, seed=seed, max_faces=FACES, samples=1)
+    check(result == {"FINISHED"}, "greedy model, seed %d (%s %s; %s)" % (seed, result, error, s.status))
+    geometry.append(common.object_geometry(bpy.context.active_object))
+check(geometry[0] == geometry[1], "the model's temperature 0 makes seeds 1 and 2 alike")
+check(geometry[0] == (greedy_vertices, [f for f in greedy_faces if len(set(f)) == len(f)]),
+      "and equal to the CLI's object for the same model")
+s.model_sampling = False
+s.temperature = 1.0
+geometry = []
+for seed in (1, 2):
+    result, error = common.run_op(bpy.ops.mesh.meshgpt_generate, seed=seed, max_faces=FACES, samples=1)
+    check(result == {"FINISHED"}, "panel sampling, seed %d (%s %s)" % (seed, result, error))
+    geometry.append(common.object_geometry(bpy.context.active_object))
+check(geometry[0] != geometry[1], "with the switch off, temperature 1 makes seeds 1 and 2 differ")
+s.model_sampling = True
+common.use_fixture_model(prefs)
+
 mesh = bpy.data.meshes.new("stream")
 t0 = time.perf_counter()
 meshio.fill_mesh(mesh, engine.MeshData(stream_vertices, stream_faces, 3))

@@ -52,6 +52,22 @@ done
     -d cpu -o "$work/u.obj" >/dev/null || fail "--unconstrained --vertex-reuse exited with $?"
 [ "$(grep -c '^f ' "$work/u.obj")" -ge 1 ] || fail "u.obj has no faces"
 
+# A model that recommends greedy sampling: seeds agree unless --temperature overrides the recommendation.
+"$cli" convert "$model" -o "$work/greedy.safetensors" --sampling temperature=0 2>/dev/null ||
+    fail "convert --sampling exited with $?"
+for seed in 1 2; do
+    "$cli" generate -m "$work/greedy.safetensors" --text-embedding "$embed" --max-faces 3 --seed $seed -d cpu \
+        -o "$work/g$seed.obj" --tokens-out "$work/g$seed.json" >/dev/null || fail "greedy-model seed $seed exited"
+    "$cli" generate -m "$work/greedy.safetensors" --text-embedding "$embed" --max-faces 3 --seed $seed \
+        --temperature 1 -d cpu -o "$work/h$seed.obj" --tokens-out "$work/h$seed.json" >/dev/null ||
+        fail "--temperature 1 seed $seed exited"
+done
+diff <(grep -E '^ *[0-9]+,' "$work/g1.json") <(grep -E '^ *[0-9]+,' "$work/g2.json") >/dev/null ||
+    fail "the model's temperature 0 should make seeds 1 and 2 give the same tokens"
+! diff <(grep -E '^ *[0-9]+,' "$work/h1.json") <(grep -E '^ *[0-9]+,' "$work/h2.json") >/dev/null ||
+    fail "--temperature 1 should override the model's recommendation (seeds 1 and 2 gave the same tokens)"
+"$cli" info "$work/greedy.safetensors" | grep -q '"sampling"' || fail "info does not show the recommendation"
+
 # Completion of a 12-face cube by one face at most.
 out=$("$cli" generate -m "$model" --text-embedding "$embed" --complete "$source/assets/meshes/cube.obj" \
     --max-faces 13 --seed 1 -d cpu -o "$work/cube.obj" --tokens-out "$work/cube.json") ||
@@ -98,6 +114,7 @@ expect "--temperature takes a number" "$cli" generate -m "$model" --text-embeddi
     -o "$work/x.obj"
 expect "--vertex-reuse takes a number in [1, " "$cli" generate -m "$model" --text-embedding "$embed" \
     --vertex-reuse 0.5 -o "$work/x.obj"
+expect "unknown sampling setting \"heat\"" "$cli" convert "$model" -o "$work/x.safetensors" --sampling heat=1
 expect "not a .npy file" "$cli" generate -m "$model" --text-embedding "$work/chair.json" -d cpu -o "$work/x.obj"
 expect "cannot open" "$cli" generate -m "$model" --text-embedding "$work/missing.npy" -d cpu -o "$work/x.obj"
 expect "32 wide but the model's dim_text is 768" "$cli" generate "a chair" -m "$model" \

@@ -25,6 +25,14 @@ mg_generate_params mg_generate_default_params(void)
     return params;
 }
 
+mg_generate_params mg_model_generate_params(const mg_model *model)
+{
+    mg_generate_params params = mg_generate_default_params();
+    if (model)
+        mg_sampling_config_apply(&model->info.sampling, &params);
+    return params;
+}
+
 size_t mg_model_vocabulary_size(const mg_model *model)
 {
     return model && model->has_transformer ? (size_t)model->transformer.config.codebook_size + 1 : 0;

@@ -104,6 +104,36 @@ static bool is_expected(const mg_weight_spec *specs, size_t count, const char *n
     return false;
 }
 
+/* Applies "key=value,key=value" (or "none": no recommendation) to the file's sampling settings. */
+static mg_status set_sampling(const char *text, mg_sampling_config *sampling, mg_diag *diag)
+{
+    if (strcmp(text, "none") == 0) {
+        memset(sampling, 0, sizeof *sampling);
+        return MG_OK;
+    }
+    for (const char *p = text; *p;) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[128];
+        if (len == 0 || len >= sizeof item)
+            return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "sampling: give key=value pairs separated by commas, "
+                           "e.g. temperature=0.5,cond_scale=2 (or none), not \"%s\"", text);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *equals = strchr(item, '='), *end = NULL;
+        double value = equals ? strtod(equals + 1, &end) : 0.0;
+        if (!equals || end == equals + 1 || *end != '\0')
+            return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "sampling: \"%s\" is not key=number (e.g. "
+                           "temperature=0.5)", item);
+        *equals = '\0';
+        mg_status status = mg_sampling_config_set(sampling, item, value, diag);
+        if (status != MG_OK)
+            return status;
+        p += len + (comma ? 1 : 0);
+    }
+    return MG_OK;
+}
+
 /* allow_missing: the tensors to write are the file's expected ones plus the missing ones initialised (missing_init.h);
  * unexpected ones are dropped. The check warns about both and still refuses mis-shaped or wrong-dtype tensors.
  * tensors[] has room for file->count + spec_count; new buffers go to buffers[] (same room). */
@@ -206,6 +236,8 @@ static mg_status convert(const char *input, const char *output, const mg_convert
         status = read_config_path(options.config_path, &config, diag);
     else
         status = mg_model_file_read_config(&file, input, &config, NULL, diag);
+    if (status == MG_OK && params && params->sampling)
+        status = set_sampling(params->sampling, &config.sampling, diag);
     /* allow_missing may add up to one tensor per expected one: room for those, and one slot for their names. */
     size_t room = file.count;
     if (status == MG_OK && params && params->allow_missing) {

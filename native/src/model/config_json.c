@@ -655,6 +655,8 @@ mg_status mg_model_config_parse(const char *text, size_t length, mg_model_config
             status = read_max_faces(item, &out->autoencoder, diag);
         else if (strcmp(k, "transformer") == 0)
             status = keep_transformer(item, k, out, diag);
+        else if (strcmp(k, "sampling") == 0)
+            status = mg_sampling_config_from_json(item, &out->sampling, diag);
         else if (strcmp(k, "text_encoder") == 0) {
             status = mg_bert_config_from_json(item, "model config: \"text_encoder\"", &out->text_encoder, diag);
             out->has_text_encoder = status == MG_OK;
@@ -696,6 +698,9 @@ mg_status mg_model_config_parse_kwargs_file(const char *text, size_t length, con
         const cJSON *faces = cJSON_GetObjectItemCaseSensitive(root, "max_faces");
         if (status == MG_OK && faces)
             status = read_max_faces(faces, &out->autoencoder, diag);
+        const cJSON *sampling = cJSON_GetObjectItemCaseSensitive(root, "sampling");
+        if (status == MG_OK && sampling)
+            status = mg_sampling_config_from_json(sampling, &out->sampling, diag);
         if (status == MG_OK)
             status = mg_ae_config_from_kwargs(ae, &out->autoencoder, diag);
     } else {
@@ -731,6 +736,8 @@ char *mg_model_config_to_json(const mg_model_config *config, bool pretty)
     }
     if (ok && config->has_text_encoder)
         ok = add(root, "text_encoder", mg_bert_config_to_json(&config->text_encoder));
+    if (ok && mg_sampling_config_any(&config->sampling))
+        ok = add(root, "sampling", mg_sampling_config_to_json(&config->sampling));
     cJSON_Delete(transformer);
     char *printed = ok ? (pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root)) : NULL;
     cJSON_Delete(root);

@@ -16,9 +16,10 @@
  *   {"format": "meshgpt-model", "version": 1,
  *    "autoencoder": {kwargs}, "preprocess": {...}, "max_faces": N,
  *    "transformer": {kwargs},            (transformer optional, kept as JSON)
- *    "text_encoder": {BERT config.json}} (optional: a built-in text encoder whose tensors are in the file under
+ *    "text_encoder": {BERT config.json},  (optional: a built-in text encoder whose tensors are in the file under
  *                                         "text_encoder." and whose vocab.txt is the metadata key
  *                                         "meshgpt.text_vocab")
+ *    "sampling": {"temperature": 0.5}}   (optional: the sampling the model recommends, sampling_config.h)
  * Preprocess object: {"normalize": bool, "normalize_scale": number,
  *   "merge_vertices": bool, "drop_degenerate": bool,
  *   "vertex_order": "zyx" | "yzx" | "none", "face_rotation": "cyclic" | "sorted",
@@ -28,6 +29,7 @@
 #define MG_MODEL_CONFIG_JSON_H
 
 #include "model/ae_config.h"
+#include "model/sampling_config.h"
 #include "text/bert.h"
 
 #include <cjson/cJSON.h>
@@ -56,12 +58,13 @@ typedef struct mg_model_config {
     bool has_text_encoder;   /* a built-in BERT-architecture text encoder */
     mg_bert_config text_encoder;
     char *text_vocab;        /* its vocab.txt (malloc'ed, NUL-terminated); read from the file's metadata */
+    mg_sampling_config sampling; /* the recommended sampling settings (none present: the library's defaults) */
 } mg_model_config;
 
 /* The "meshgpt" metadata document. */
 mg_status mg_model_config_parse(const char *text, size_t length, mg_model_config *out, mg_diag *diag);
 /* A config.json beside the weights: {"autoencoder_kwargs": {..}, "transformer_kwargs": {..}} (other top-level
- * keys ignored; "preprocess" and "max_faces" read when present) or a bare kwargs object. `source` names the file. */
+ * keys ignored; "preprocess", "max_faces" and "sampling" read when present) or a bare kwargs object. `source` names the file. */
 mg_status mg_model_config_parse_kwargs_file(const char *text, size_t length, const char *source,
                                             mg_model_config *out, mg_diag *diag);
 /* The model document for `config`, malloc'ed (free()); NULL when out of memory. */

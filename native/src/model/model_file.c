@@ -534,6 +534,7 @@ mg_status mg_model_file_load_with(mg_context *ctx, const char *path, bool allow_
         info->has_text_encoder = config.has_text_encoder;
         info->text_encoder = config.text_encoder;
         info->text_vocab = config.text_vocab; /* moved */
+        info->sampling = config.sampling;
         config.text_vocab = NULL;
     } else {
         mg_weights_free(weights);

@@ -8,6 +8,7 @@
 #define MG_MODEL_MODEL_FILE_H
 
 #include "model/ae_config.h"
+#include "model/sampling_config.h"
 #include "model/tf_config.h"
 #include "model/weights.h"
 #include "text/bert.h"
@@ -22,6 +23,7 @@ typedef struct mg_model_file_info {
     bool has_text_encoder;          /* a built-in text encoder: tensors under "text_encoder." */
     mg_bert_config text_encoder;
     char *text_vocab;               /* its vocab.txt (malloc'ed) */
+    mg_sampling_config sampling;    /* the sampling settings the file recommends */
 } mg_model_file_info;
 
 /* Reads the config, checks every expected tensor and uploads the weights to ctx's backend. */
