@@ -246,6 +246,21 @@ static mg_status corners_of(mg_gen_constraint *g, const int32_t *face_tokens, si
     return MG_OK;
 }
 
+/* `items` (of item_size bytes each) grown to hold at least `needed` (doubling), or NULL when out of memory (then
+ * `items` and *capacity are unchanged). */
+static void *reserve(void *items, size_t *capacity, size_t needed, size_t item_size)
+{
+    if (needed <= *capacity)
+        return items;
+    size_t grown_capacity = *capacity ? *capacity : 32;
+    while (grown_capacity < needed)
+        grown_capacity *= 2;
+    void *grown = realloc(items, grown_capacity * item_size);
+    if (grown)
+        *capacity = grown_capacity;
+    return grown;
+}
+
 /* Adds a vertex's codes to the row's distinct vertices. */
 static mg_status remember_codes(mg_gen_constraint *g, row_state *r, const int32_t *codes)
 {
@@ -253,15 +268,10 @@ static mg_status remember_codes(mg_gen_constraint *g, row_state *r, const int32_
     for (size_t i = 0; i < r->num_vertices; i++)
         if (memcmp(r->vertex_codes + i * n, codes, n * sizeof *codes) == 0)
             return MG_OK;
-    if (r->num_vertices + 1 > r->vertex_capacity) {
-        size_t capacity = r->vertex_capacity ? 2 * r->vertex_capacity : 64;
-        int32_t *grown = realloc(r->vertex_codes, capacity * n * sizeof *grown);
-        if (!grown)
-            return mg_fail(&g->model->ctx->diag, MG_ERR_OUT_OF_MEMORY,
-                           "out of host memory for the generation constraint");
-        r->vertex_codes = grown;
-        r->vertex_capacity = capacity;
-    }
+    int32_t *grown = reserve(r->vertex_codes, &r->vertex_capacity, r->num_vertices + 1, n * sizeof *codes);
+    if (!grown)
+        return mg_fail(&g->model->ctx->diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the generation constraint");
+    r->vertex_codes = grown;
     memcpy(r->vertex_codes + r->num_vertices++ * n, codes, n * sizeof *codes);
     return MG_OK;
 }
@@ -276,22 +286,14 @@ static mg_status record_faces(mg_gen_constraint *g, row_state *r, const int32_t 
         mg_status status = corners_of(g, tokens + r->committed_tokens, g->face_size, v);
         if (status != MG_OK)
             return status;
-        if (r->num_edges + g->face_size > r->edge_capacity) {
-            size_t capacity = r->edge_capacity ? 2 * r->edge_capacity : 64;
-            directed_edge *grown = realloc(r->edges, capacity * sizeof *grown);
-            if (!grown)
-                return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the generation constraint");
-            r->edges = grown;
-            r->edge_capacity = capacity;
-        }
-        if (r->num_faces + 1 > r->face_capacity) {
-            size_t capacity = r->face_capacity ? 2 * r->face_capacity : 32;
-            face_key *grown = realloc(r->faces, capacity * sizeof *grown);
-            if (!grown)
-                return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the generation constraint");
-            r->faces = grown;
-            r->face_capacity = capacity;
-        }
+        directed_edge *edges = reserve(r->edges, &r->edge_capacity, r->num_edges + g->face_size, sizeof *edges);
+        if (edges)
+            r->edges = edges;
+        face_key *faces = edges ? reserve(r->faces, &r->face_capacity, r->num_faces + 1, sizeof *faces) : NULL;
+        if (faces)
+            r->faces = faces;
+        if (!edges || !faces)
+            return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the generation constraint");
         for (size_t c = 0; c < g->face_size; c++)
             if ((status = remember_codes(g, r, tokens + r->committed_tokens + c * g->levels)) != MG_OK)
                 return status;
