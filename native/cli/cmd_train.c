@@ -36,9 +36,11 @@ static void usage(FILE *out)
             "  --embedding-init I   autoencoder: how fresh tables of coordinate, angle, area and normal\n"
             "                       bins start: normal (N(0, 1), upstream's) or sinusoid (neighbouring\n"
             "                       bins alike; learns to place unseen shapes sooner, see the README)\n"
-            "  --init S             autoencoder: how fresh weights start: random (upstream's) or\n"
-            "                       coordinate-code (set by hand to tokenize every mesh exactly: a vertex's\n"
-            "                       first code is a coarse grid cell, its second the place in it; README)\n"
+            "  --init S             how fresh weights start: random (upstream's); autoencoder: coordinate-code\n"
+            "                       (set by hand to tokenize every mesh exactly: a vertex's first code is a\n"
+            "                       coarse grid cell, its second the place in it); transformer: code-bits (the\n"
+            "                       codebook rows of its token embedding and output start from the codes'\n"
+            "                       bits, so codes that share bits start alike; LFQ only); README\n"
             "  --seed S             data order, split, augmentation and fresh weights (0)\n"
             "  --val-every N        validation loss every N steps (100; 0 = never)\n"
             "  --val-fraction F     share of the meshes held out for validation (0.05)\n"
@@ -265,9 +267,11 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
         ok = strcmp(value, "normal") == 0 || strcmp(value, "sinusoid") == 0;
         p->embedding_init = strcmp(value, "sinusoid") == 0 ? MG_EMBEDDING_INIT_SINUSOID : MG_EMBEDDING_INIT_NORMAL;
     } else if (strcmp(arg, "--init") == 0) {
-        ok = strcmp(value, "random") == 0 || strcmp(value, "coordinate-code") == 0;
+        ok = strcmp(value, "random") == 0 || strcmp(value, "coordinate-code") == 0 || strcmp(value, "code-bits") == 0;
         p->autoencoder_start = strcmp(value, "coordinate-code") == 0 ? MG_AUTOENCODER_START_COORDINATE_CODE
                                                                      : MG_AUTOENCODER_START_RANDOM;
+        p->transformer_start = strcmp(value, "code-bits") == 0 ? MG_TRANSFORMER_START_CODE_BITS
+                                                               : MG_TRANSFORMER_START_RANDOM;
     } else if (strcmp(arg, "--final-lr") == 0)
         ok = parse_double(value, &p->final_lr_fraction) && p->final_lr_fraction >= 0 && p->final_lr_fraction <= 1;
     else if (strcmp(arg, "--warmup") == 0)
@@ -289,7 +293,7 @@ static int parse_option(int argc, char **argv, int *i, mg_train_params *p)
     if (!ok) {
         const char *choices = strcmp(arg, "--lr-schedule") == 0      ? " (constant or cosine)"
                               : strcmp(arg, "--embedding-init") == 0 ? " (normal or sinusoid)"
-                              : strcmp(arg, "--init") == 0           ? " (random or coordinate-code)"
+                              : strcmp(arg, "--init") == 0           ? " (random, coordinate-code or code-bits)"
                                                                      : "";
         fprintf(stderr, "meshgpt train: bad value \"%s\" for %s%s\n", value, arg, choices);
         return 2;

@@ -776,6 +776,15 @@ typedef enum mg_autoencoder_start {
                                                 exactness (README, "Coordinate-code autoencoder") */
 } mg_autoencoder_start;
 
+/* How a fresh transformer starts. */
+typedef enum mg_transformer_start {
+    MG_TRANSFORMER_START_RANDOM = 0,    /* torch's default initialisation of each layer (upstream's) */
+    MG_TRANSFORMER_START_CODE_BITS = 1  /* the token-embedding and output rows of the codebook entries start as one
+                                           random linear map of the code's bits (LFQ codes are bit patterns; with
+                                           the coordinate code each bit is a coordinate bit), so codes that share
+                                           bits start alike; needs an LFQ autoencoder (README, "Training") */
+} mg_transformer_start;
+
 typedef struct mg_train_params {
     const char *data;            /* folder of mesh files (.obj .ply .stl .gltf .glb); required */
     const char *captions;        /* NULL: captions.json (or captions.csv) in the folder when present */
@@ -817,6 +826,7 @@ typedef struct mg_train_params {
                                     (fine-tuning and resuming keep the weights they load; a transformer has
                                     none, and refuses anything but the default) */
     mg_autoencoder_start autoencoder_start; /* MG_AUTOENCODER_START_RANDOM; fresh autoencoder weights only */
+    mg_transformer_start transformer_start; /* MG_TRANSFORMER_START_RANDOM; fresh transformer weights only */
 } mg_train_params;
 
 MG_API mg_train_params mg_train_default_params(mg_train_kind kind);

@@ -108,10 +108,20 @@ fi
 if out=$("$cli" train autoencoder --data "$work/data" -o "$work/x.safetensors" --init exact "${common[@]}" 2>&1); then
     fail "--init exact was accepted"
 fi
-[[ "$out" == *'bad value "exact" for --init (random or coordinate-code)'* ]] || fail "bad --init message: $out"
+[[ "$out" == *'bad value "exact" for --init (random, coordinate-code or code-bits)'* ]] || fail "bad --init message: $out"
 if out=$("$cli" train transformer --data "$work/data" --autoencoder "$work/ae.safetensors" -o "$work/y.safetensors" \
     --init coordinate-code "${common[@]}" 2>&1); then
     fail "a transformer took --init coordinate-code"
 fi
-[[ "$out" == *"a transformer starts random"* ]] || fail "transformer --init message: $out"
+[[ "$out" == *"a transformer starts random or from the code bits"* ]] || fail "transformer --init message: $out"
+# The code-bits start of a transformer: written at step 0, recorded in the settings; refused for an autoencoder.
+out=$("$cli" train transformer --data "$work/data" --autoencoder "$work/ae.safetensors" -o "$work/bits.safetensors" \
+    --init code-bits --steps 0 "${common[@]}" 2>&1) || fail "transformer --init code-bits exited with $?: $out"
+[[ "$out" == *"(step 0)"* ]] || fail "--init code-bits --steps 0 did not write the start: $out"
+grep -aq 'transformer_start\\":\\"code-bits' "$work/bits.safetensors" ||
+    fail "the checkpoint's training settings do not record the code-bits start"
+if out=$("$cli" train autoencoder --data "$work/data" -o "$work/x.safetensors" --init code-bits "${common[@]}" 2>&1); then
+    fail "an autoencoder took --init code-bits"
+fi
+[[ "$out" == *"the code-bits start is a transformer's"* ]] || fail "autoencoder --init code-bits message: $out"
 echo "cli train ($device): ok"

@@ -157,6 +157,8 @@ static char *settings_json(const mg_train_params *params)
         ok = cJSON_AddStringToObject(root, "embedding_init", "sinusoid") != NULL;
     if (ok && !params->from && params->autoencoder_start == MG_AUTOENCODER_START_COORDINATE_CODE)
         ok = cJSON_AddStringToObject(root, "autoencoder_start", "coordinate-code") != NULL;
+    if (ok && !params->from && params->transformer_start == MG_TRANSFORMER_START_CODE_BITS)
+        ok = cJSON_AddStringToObject(root, "transformer_start", "code-bits") != NULL;
     char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return text;
@@ -229,10 +231,17 @@ static mg_status check_params(mg_train_kind kind, const mg_train_params *p, mg_d
                        "or MG_AUTOENCODER_START_COORDINATE_CODE)", who, (int)p->autoencoder_start);
     if (kind == MG_TRAIN_TRANSFORMER && p->autoencoder_start != MG_AUTOENCODER_START_RANDOM)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the coordinate-code start is an autoencoder's; a "
-                       "transformer starts random (leave autoencoder_start at MG_AUTOENCODER_START_RANDOM)", who);
+                       "transformer starts random or from the code bits (transformer_start, --init code-bits; leave "
+                       "autoencoder_start at MG_AUTOENCODER_START_RANDOM)", who);
     if (p->autoencoder_start == MG_AUTOENCODER_START_COORDINATE_CODE && p->embedding_init != MG_EMBEDDING_INIT_NORMAL)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the coordinate-code start sets the embedding tables "
                        "itself; leave the embedding initialisation at MG_EMBEDDING_INIT_NORMAL", who);
+    if (p->transformer_start != MG_TRANSFORMER_START_RANDOM && p->transformer_start != MG_TRANSFORMER_START_CODE_BITS)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: unknown transformer start %d (MG_TRANSFORMER_START_RANDOM "
+                       "or MG_TRANSFORMER_START_CODE_BITS)", who, (int)p->transformer_start);
+    if (kind == MG_TRAIN_AUTOENCODER && p->transformer_start != MG_TRANSFORMER_START_RANDOM)
+        return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: the code-bits start is a transformer's; an autoencoder "
+                       "starts random or at the coordinate code (autoencoder_start)", who);
     if (kind == MG_TRAIN_TRANSFORMER && !p->autoencoder && !p->from)
         return mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "%s: a transformer trains on the tokens of a trained "
                        "autoencoder: name its model file (params.autoencoder, --autoencoder AE.safetensors)", who);
@@ -296,10 +305,14 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
                                         .text_encoder = params->text_encoder, .captions = captions,
                                         .caption_count = data.count, .seed = params->seed, .ema = params->ema,
                                         .embedding_init = params->embedding_init,
-                                        .autoencoder_start = params->autoencoder_start};
+                                        .autoencoder_start = params->autoencoder_start,
+                                        .transformer_start = params->transformer_start};
         if (params->from && params->embedding_init != MG_EMBEDDING_INIT_NORMAL)
             mg_log(diag, MG_LOG_WARN, "the embedding initialisation only applies to fresh weights: fine-tuning "
                    "keeps the embeddings of %s", params->from);
+        if (params->from && params->transformer_start != MG_TRANSFORMER_START_RANDOM)
+            mg_log(diag, MG_LOG_WARN, "the code-bits start only applies to fresh weights: fine-tuning keeps the "
+                   "weights of %s", params->from);
         if (params->from && params->autoencoder_start != MG_AUTOENCODER_START_RANDOM)
             mg_log(diag, MG_LOG_WARN, "the coordinate-code start only applies to fresh weights: fine-tuning keeps "
                    "the weights of %s", params->from);

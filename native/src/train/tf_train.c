@@ -439,7 +439,7 @@ static bool starts_with(const char *text, const char *prefix)
 /* The master copy of spec `s`: from the loaded model when it has the tensor (the autoencoder's under the file's
  * own prefix), else upstream's initialisation. */
 static mg_status make_master(tf_train *t, const mg_model *model, const mg_weight_spec *s, size_t fan_in,
-                             bool fresh_transformer, bool fresh_text, mg_rng *rng, mg_weight *out)
+                             bool fresh_transformer, bool fresh_text, bool code_bits, mg_rng *rng, mg_weight *out)
 {
     mg_diag *diag = &t->ctx->diag;
     memcpy(out->name, s->name, sizeof out->name);
@@ -477,6 +477,8 @@ static mg_status make_master(tf_train *t, const mg_model *model, const mg_weight
         status = mg_tensor_read_f32(w->tensor, values, count);
     else
         tft_init_values(s->name, s->ndim, s->shape, fan_in, rng, values, count);
+    if (!w && code_bits && tft_code_bits_applies(s->name))
+        status = tft_init_code_bits(s->name, s->shape, t->model_config.autoencoder.codebook_size, rng, values, diag);
     if (status == MG_OK)
         status = new_f32(t->ctx, s->ndim, s->shape, values, &out->tensor);
     out->count = count;
@@ -624,13 +626,19 @@ mg_status mg_tf_trainable_create(mg_context *ctx, const mg_tf_train_params *para
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the parameters");
         goto done;
     }
+    if (params->code_bits_start && !t->model_config.autoencoder.use_residual_lfq) {
+        status = mg_fail(diag, MG_ERR_INVALID_ARGUMENT, "the code-bits start reads codes as bit patterns, which "
+                         "needs an LFQ autoencoder (use_residual_lfq); this one uses ResidualVQ: start random");
+        goto done;
+    }
     mg_rng rng;
     mg_rng_seed(&rng, params->init_seed);
     const bool train_text = !params->freeze_text_encoder && !params->text_encoder_folder;
     for (size_t i = 0; i < spec_count; i++) {
         mg_weight *w = &t->master.items[t->master.count];
         status = make_master(t, model, &specs[i], bias_fan_in(specs, spec_count, &specs[i]),
-                             params->transformer_json != NULL, params->new_text_encoder != NULL, &rng, w);
+                             params->transformer_json != NULL, params->new_text_encoder != NULL,
+                             params->code_bits_start, &rng, w);
         if (status != MG_OK)
             goto done;
         if (!w->tensor && !w->ints)

@@ -45,6 +45,8 @@ typedef struct mg_tf_train_params {
                                                file's; initialised as Hugging Face's BertModel (normal 0.02) */
     const char *new_text_vocab;        /* its vocab.txt content */
     bool freeze_text_encoder;          /* built-in encoder: computed once per caption instead of trained */
+    bool code_bits_start;              /* a new transformer's codebook rows start from the codes' bits
+                                          (tf_code_bits.c); needs an LFQ autoencoder */
 } mg_tf_train_params;
 
 mg_tf_train_params mg_tf_train_default_params(void);

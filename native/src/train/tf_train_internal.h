@@ -145,6 +145,11 @@ void tft_text_cache_free(tf_train *t);
  * tensor `name` of `shape` (see tf_train_init.c); fan_in: a Linear bias's weight's input width (0 otherwise). */
 void tft_init_values(const char *name, int ndim, const int64_t *shape, size_t fan_in, mg_rng *rng, float *values,
                      size_t count);
+/* The code-bits start (tf_code_bits.c): whether it sets this tensor, and its rows of the codebook entries
+ * (after tft_init_values gave the whole tensor its default start, whose draws it follows). */
+bool tft_code_bits_applies(const char *name);
+mg_status tft_init_code_bits(const char *name, const int64_t *shape, int codebook_size, mg_rng *rng, float *values,
+                             mg_diag *diag);
 
 /* Exits to `done` of the training passes (they keep `status` and an `arena`): a failed op, or a NULL tensor. */
 #define CHECK(expr)                                                                                                \

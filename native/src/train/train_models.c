@@ -77,6 +77,7 @@ mg_status mg_train_create_transformer(mg_context *ctx, const mg_train_model_sour
         p.transformer_json = source->config && source->config->transformer_json ? source->config->transformer_json
                                                                                  : "{}";
     p.init_seed = source->seed;
+    p.code_bits_start = source->transformer_start == MG_TRANSFORMER_START_CODE_BITS;
     p.text_encoder_folder = source->text_encoder;
     /* A new text-conditioned transformer without an encoder folder gets a built-in encoder (no layers) whose
      * vocabulary is the data set's caption words, trained with it. */

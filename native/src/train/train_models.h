@@ -31,6 +31,7 @@ typedef struct mg_train_model_source {
     bool ema;             /* allocate EMA copies of the trained parameters (the loop makes them otherwise) */
     mg_embedding_init embedding_init; /* autoencoder: how fresh embedding tables start */
     mg_autoencoder_start autoencoder_start; /* autoencoder: random or the coordinate code */
+    mg_transformer_start transformer_start; /* transformer: random or the code bits */
 } mg_train_model_source;
 
 mg_status mg_train_create_autoencoder(mg_context *ctx, const mg_train_model_source *source, mg_trainable **out,
