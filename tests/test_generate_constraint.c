@@ -186,14 +186,14 @@ Test(generate_constraint, the_reuse_weight_raises_the_tokens_of_known_vertices_o
  * mg_mesh_check) and how many valid ones are not consistently oriented. */
 static void sample_validity(mg_model *model, bool unconstrained, size_t *invalid, size_t *unoriented, size_t *total)
 {
-    const char *prompts[] = {"a torus", "a chair", "a uv sphere", "a tube"};
+    const char *prompts[] = {"a torus", "a uv sphere"};
     *invalid = *unoriented = *total = 0;
     for (size_t i = 0; i < sizeof prompts / sizeof *prompts; i++) {
         mg_generate_params p = mg_generate_default_params();
         p.text.prompt = prompts[i];
         p.samples = 3;
         p.seed = 5;
-        p.max_faces = 60;
+        p.max_faces = 40;
         p.vertex_reuse = 1e4f;
         p.unconstrained = unconstrained;
         mg_mesh meshes[3];
