@@ -216,11 +216,10 @@ Test(transformer_generate, accept_callback_cpu)
     /* Refusing everything: no face can be made. */
     refusing all = {.refuse_all = true};
     s.hook_user = &all;
-    size_t lengths[2] = {1, 1};
-    cr_assert_eq(mg_tf_generate(&model->transformer, &t, 2, NULL, 0, 30, &s, NULL, NULL, got, lengths), MG_OK);
-    cr_expect(lengths[0] == 0 && lengths[1] == 0, "every token refused: empty rows, not %zu and %zu", lengths[0],
-              lengths[1]);
-    cr_expect_leq(all.calls, 2 * 256, "the draws per token are bounded");
+    got_length = 1;
+    cr_assert_eq(mg_tf_generate(&model->transformer, &t, 1, NULL, 0, 30, &s, NULL, NULL, got, &got_length), MG_OK);
+    cr_expect_eq(got_length, 0, "every token refused: an empty row, not %zu tokens", got_length);
+    cr_expect_leq(all.calls, 256, "the draws per token are bounded");
     test_npy_free(&text);
     mg_model_free(model);
     test_close(ctx);
