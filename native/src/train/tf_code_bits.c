@@ -13,15 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A standard normal draw: the same Box-Muller as the default start's. */
-static double standard_normal(mg_rng *rng)
-{
-    double u1 = mg_rng_uniform(rng), u2 = mg_rng_uniform(rng);
-    if (u1 < 1e-300)
-        u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
-}
-
 bool tft_code_bits_applies(const char *name)
 {
     return strcmp(name, "token_embed.weight") == 0 || strcmp(name, "to_logits.weight") == 0;
@@ -45,7 +36,7 @@ mg_status tft_init_code_bits(const char *name, const int64_t *shape, int codeboo
     if (!projection)
         return mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the code-bits start");
     for (size_t i = 0; i < (size_t)bits * dim; i++)
-        projection[i] = (float)(scale * standard_normal(rng));
+        projection[i] = (float)(scale * tft_normal(rng));
     /* LFQ numbers code dimension d as bit (bits - 1 - d) of the index. */
     for (int code = 0; code < codebook_size; code++)
         for (size_t j = 0; j < dim; j++) {

@@ -24,7 +24,7 @@ static bool ends_with(const char *text, const char *suffix)
 }
 
 /* A standard normal draw (Box-Muller on two uniforms; one value per call keeps the stream simple). */
-static double normal(mg_rng *rng)
+double tft_normal(mg_rng *rng)
 {
     double u1 = mg_rng_uniform(rng), u2 = mg_rng_uniform(rng);
     if (u1 < 1e-300)
@@ -41,7 +41,7 @@ static void fill(float *values, size_t count, float value)
 static void fill_normal(float *values, size_t count, double std, mg_rng *rng)
 {
     for (size_t i = 0; i < count; i++)
-        values[i] = (float)(std * normal(rng));
+        values[i] = (float)(std * tft_normal(rng));
 }
 
 static void fill_uniform(float *values, size_t count, double bound, mg_rng *rng)

@@ -145,6 +145,8 @@ void tft_text_cache_free(tf_train *t);
  * tensor `name` of `shape` (see tf_train_init.c); fan_in: a Linear bias's weight's input width (0 otherwise). */
 void tft_init_values(const char *name, int ndim, const int64_t *shape, size_t fan_in, mg_rng *rng, float *values,
                      size_t count);
+/* A standard normal draw from the trainer's RNG (Box-Muller; the fresh starts' one source of normals). */
+double tft_normal(mg_rng *rng);
 /* The code-bits start (tf_code_bits.c): whether it sets this tensor, and its rows of the codebook entries
  * (after tft_init_values gave the whole tensor its default start, whose draws it follows). */
 bool tft_code_bits_applies(const char *name);
