@@ -227,6 +227,59 @@ Test(dataset, captions_name_the_drawn_parameters)
     cr_expect_eq(checked, 19 * 40);
 }
 
+/* Whether the words of `shorter` appear in `caption` in the same order (articles aside). */
+static bool words_in_order(const char *shorter, const char *caption)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", shorter);
+    const char *at = caption;
+    for (char *save = NULL, *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        if (strcmp(w, "a") == 0 || strcmp(w, "an") == 0)
+            continue;
+        const char *found = strstr(at, w);
+        if (!found)
+            return false;
+        at = found + strlen(w);
+    }
+    return true;
+}
+
+Test(dataset, caption_variants_are_shorter_true_forms_down_to_the_class_prompt)
+{
+    for (size_t k = 0; k < mg_primitive_class_count(); k++) {
+        const char *prompt = mg_primitive_class_prompt(k);
+        size_t prompt_seen = 0;
+        for (uint64_t seed = 0; seed < 20; seed++) {
+            mg_primitive p;
+            cr_assert_eq(mg_primitive_generate(k, seed, &p, NULL, 0), MG_OK);
+            const char *c = p.caption;
+            /* The bare class noun is the last form (or the caption itself, when it has no modifier). */
+            const char *bare = p.caption_variant_count ? p.caption_variants[p.caption_variant_count - 1] : c;
+            cr_expect(strncmp(bare, "a ", 2) == 0 || strncmp(bare, "an ", 3) == 0, "\"%s\"", bare);
+            cr_expect(strncmp(prompt, bare, strlen(bare)) == 0, "%s: bare form \"%s\" against prompt \"%s\"",
+                      mg_primitive_class_name(k), bare, prompt);
+            cr_expect_leq(p.caption_variant_count, 7);
+            prompt_seen += strcmp(c, prompt) == 0;
+            for (size_t v = 0; v < p.caption_variant_count; v++) {
+                const char *form = p.caption_variants[v];
+                cr_expect_lt(strlen(form), strlen(c), "\"%s\" is not shorter than \"%s\"", form, c);
+                cr_expect(words_in_order(form, c), "\"%s\" is not a part of \"%s\"", form, c);
+                cr_expect_str_neq(form, c);
+                for (size_t u = 0; u < v; u++)
+                    cr_expect_str_neq(form, p.caption_variants[u], "a repeated form of \"%s\"", c);
+                /* The article agrees with the first word after it. */
+                const char *word = strchr(form, ' ') + 1;
+                cr_expect_eq(strncmp(form, "an ", 3) == 0, strchr("aeio", word[0]) != NULL, "\"%s\"", form);
+                prompt_seen += strcmp(form, prompt) == 0;
+            }
+            mg_primitive_free(&p);
+        }
+        /* What `meshgpt eval generate` prompts with is among the captions trained on. */
+        cr_expect_eq(prompt_seen, 20, "%s: the prompt \"%s\" is a caption or form of %zu of 20 shapes",
+                     mg_primitive_class_name(k), prompt, prompt_seen);
+    }
+}
+
 Test(dataset, writes_and_reads_a_folder)
 {
     char dir[] = "/tmp/mg-dataset-XXXXXX";
@@ -253,6 +306,25 @@ Test(dataset, writes_and_reads_a_folder)
     }
     for (size_t k = 0; k < 19; k++)
         cr_expect_geq(per_class[k], 2, "class %zu has %zu shapes", k, per_class[k]);
+    /* captions.json: the caption first, then its shorter forms (a tube always has a tail to drop). */
+    char path[256];
+    snprintf(path, sizeof path, "%s/captions.json", sub);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *captions = cJSON_Parse(text);
+    const cJSON *tube = cJSON_GetObjectItem(captions, "tube_0007.obj");
+    cr_assert(cJSON_IsArray(tube), "%s", text);
+    const int forms = cJSON_GetArraySize(tube);
+    cr_expect_geq(forms, 2);
+    cr_expect_str_eq(cJSON_GetArrayItem(tube, forms - 1)->valuestring, "a tube");
+    for (size_t i = 0; i < set.count; i++)
+        if (strcmp(set.entries[i].name, "tube_0007.obj") == 0)
+            cr_expect_str_eq(set.entries[i].caption, cJSON_GetArrayItem(tube, 0)->valuestring);
+    cJSON_Delete(captions);
     /* The same seed again writes the same files. */
     char again[128], command[512];
     snprintf(again, sizeof again, "%s/missing/parents/again", dir); /* parents are created, as mkdir -p */

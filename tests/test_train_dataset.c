@@ -216,6 +216,93 @@ Test(train_dataset, captions_csv_with_header_quotes_and_commas)
     remove_folder(dir);
 }
 
+Test(train_dataset, several_captions_per_mesh_are_drawn_in_training_and_the_first_in_validation)
+{
+    char *dir = make_folder();
+    write_file(dir, "tetra.obj", TETRA);
+    write_file(dir, "cube.obj", CUBE);
+    write_file(dir, "captions.json", "{\"tetra.obj\": [\"a small tetrahedron\", \"a tetrahedron\", \"a shape\"], "
+                                     "\"cube.obj\": \"a cube\"}");
+    mg_diag diag;
+    mg_diag_init(&diag, NULL, NULL, MG_LOG_NONE);
+    mg_train_dataset ds;
+    mg_train_dataset_params p = params_for(dir);
+    cr_assert_eq(mg_train_dataset_load(&p, &ds, &diag), MG_OK, "%s", diag.last_error);
+    cr_assert_str_eq(ds.items[1].caption, "a small tetrahedron");
+    cr_assert_eq(ds.items[1].more_caption_count, 2);
+    cr_assert_str_eq(ds.items[1].more_captions[0], "a tetrahedron");
+    cr_assert_str_eq(ds.items[1].more_captions[1], "a shape");
+    cr_assert_eq(ds.items[0].more_caption_count, 0);
+
+    /* Without an RNG (validation): always the first caption. */
+    const size_t both[] = {0, 1};
+    mg_train_batch batch;
+    cr_assert_eq(mg_train_batch_make(&ds, both, 2, NULL, NULL, &batch, &diag), MG_OK, "%s", diag.last_error);
+    cr_assert_str_eq(batch.captions[0], "a cube");
+    cr_assert_str_eq(batch.captions[1], "a small tetrahedron");
+    mg_train_batch_free(&batch);
+
+    /* With one (training): each of the three, about a third of the time each, the same for the same seed. */
+    size_t seen[3] = {0, 0, 0};
+    const char *texts[3] = {"a small tetrahedron", "a tetrahedron", "a shape"};
+    for (uint64_t seed = 0; seed < 300; seed++) {
+        mg_rng rng, again;
+        mg_rng_seed(&rng, seed);
+        again = rng;
+        mg_train_batch other;
+        cr_assert_eq(mg_train_batch_make(&ds, both, 2, NULL, &rng, &batch, &diag), MG_OK, "%s", diag.last_error);
+        cr_assert_eq(mg_train_batch_make(&ds, both, 2, NULL, &again, &other, &diag), MG_OK);
+        cr_assert_str_eq(batch.captions[0], "a cube");
+        cr_assert_str_eq(batch.captions[1], other.captions[1]);
+        size_t k = 0;
+        while (k < 3 && strcmp(batch.captions[1], texts[k]) != 0)
+            k++;
+        cr_assert_lt(k, 3, "drew '%s'", batch.captions[1]);
+        seen[k]++;
+        mg_train_batch_free(&batch);
+        mg_train_batch_free(&other);
+    }
+    for (size_t k = 0; k < 3; k++)
+        cr_expect(seen[k] > 70 && seen[k] < 130, "'%s' drawn %zu times of 300", texts[k], seen[k]);
+
+    /* Drawing a caption leaves the augmentation's draws as they were: the same mesh as with one caption. */
+    mg_augment_params aug = mg_augment_default_params();
+    mg_rng r1, r2;
+    mg_rng_seed(&r1, 7);
+    r2 = r1;
+    mg_train_batch with_caption, without;
+    const size_t tetra_only[] = {1};
+    cr_assert_eq(mg_train_batch_make(&ds, tetra_only, 1, &aug, &r1, &with_caption, &diag), MG_OK);
+    mg_train_item *tetra = &ds.items[1];
+    size_t kept_count = tetra->more_caption_count;
+    tetra->more_caption_count = 0;
+    cr_assert_eq(mg_train_batch_make(&ds, tetra_only, 1, &aug, &r2, &without, &diag), MG_OK);
+    tetra->more_caption_count = kept_count;
+    cr_assert_eq(with_caption.meshes[0].num_vertices, without.meshes[0].num_vertices);
+    cr_assert_eq(memcmp(with_caption.meshes[0].vertices, without.meshes[0].vertices,
+                        3 * without.meshes[0].num_vertices * sizeof(float)), 0);
+    mg_train_batch_free(&with_caption);
+    mg_train_batch_free(&without);
+    mg_train_dataset_free(&ds);
+
+    /* CSV: a file's rows in order; an empty JSON array and a non-string in one are errors naming the file. */
+    write_file(dir, "captions.json", "{\"tetra.obj\": []}");
+    cr_assert_eq(mg_train_dataset_load(&p, &ds, &diag), MG_ERR_FORMAT);
+    cr_assert(strstr(diag.last_error, "tetra.obj") && strstr(diag.last_error, "empty"), "%s", diag.last_error);
+    write_file(dir, "captions.json", "{\"tetra.obj\": [\"a tetrahedron\", 3]}");
+    cr_assert_eq(mg_train_dataset_load(&p, &ds, &diag), MG_ERR_FORMAT);
+    cr_assert(strstr(diag.last_error, "only strings"), "%s", diag.last_error);
+    remove_folder(dir);
+    const char *csv = "tetra.obj,a tetrahedron\ncube.obj,a cube\ntetra.obj,a pyramid\n";
+    mg_caption_list list;
+    cr_assert_eq(mg_captions_parse_csv(csv, strlen(csv), "captions.csv", &list, &diag), MG_OK);
+    cr_assert_eq(list.count, 3);
+    cr_assert_str_eq(list.entries[2].file, "tetra.obj");
+    cr_assert_str_eq(list.entries[2].text, "a pyramid");
+    mg_caption_list_free(&list);
+    mg_diag_destroy(&diag);
+}
+
 /* ---- shuffling, augmentation, batches ---- */
 
 static mg_train_dataset load_four(char **dir_out)

@@ -11,8 +11,9 @@ static void usage(FILE *out)
             "usage: meshgpt dataset primitives -o DIR [--count N] [--seed S]\n"
             "\n"
             "Writes N labelled low-poly shapes (default 380: 20 of each class, the classes in turn) to DIR:\n"
-            "CLASS_NNNN.obj, captions.json (file -> caption) and labels.json (file -> class, caption, faces,\n"
-            "drawn parameters). The same seed (default 0) writes the same files. Classes:\n ");
+            "CLASS_NNNN.obj, captions.json (file -> [caption, its shorter forms down to the bare noun]; training\n"
+            "draws one each time) and labels.json (file -> class, caption, caption_variants, faces, drawn\n"
+            "parameters). The same seed (default 0) writes the same files. Classes:\n ");
     for (size_t k = 0; k < mg_primitive_class_count(); k++)
         fprintf(out, " %s", mg_primitive_class_name(k));
     fprintf(out, "\n");

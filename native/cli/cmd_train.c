@@ -48,7 +48,8 @@ static void usage(FILE *out)
             "  --resume             continue the checkpoint at -o (with its own configuration)\n"
             "  --from MODEL         fine-tune this model (any loadable model, meshgpt-pytorch checkpoints too)\n"
             "  --config FILE        config.json for fresh weights (meshgpt-pytorch's constructor arguments)\n"
-            "  --captions FILE      captions (JSON or CSV; default: captions.json in DIR when present)\n"
+            "  --captions FILE      captions (JSON or CSV; default: captions.json in DIR when present); a\n"
+            "                       mesh with several (a JSON array, repeated CSV rows) trains on a random one\n"
             "  --text-encoder DIR   transformer: a BERT folder used frozen (default: a built-in encoder)\n"
             "  --max-faces N        skip meshes with more faces (default: the model's limit)\n"
             "  --loss-curve FILE    where the SVG goes (\"none\": not written)\n");

@@ -628,6 +628,10 @@ typedef struct mg_primitive {
     mg_mesh mesh;
     size_t class_index;
     char *caption;           /* UTF-8, owned */
+    /* The caption's shorter true forms, owned: some of its modifiers left out ("a tube with 8 sides",
+     * "a thin-walled tube"), the last one the bare noun ("a tube"); none for a caption that is already bare. */
+    char **caption_variants;
+    size_t caption_variant_count;
     char *parameters_json;   /* {"height": 2.1, ...}, owned */
 } mg_primitive;
 
@@ -638,8 +642,9 @@ MG_API void mg_primitive_free(mg_primitive *primitive);
 
 /*
  * Writes `count` shapes (the classes in turn, each drawn from `seed` and its index) into `dir` (created if
- * missing): CLASS_NNNN.obj, captions.json ({"file": "caption"}) and labels.json ({"file": {"class": ...,
- * "caption": ..., "parameters": {...}}}). Deterministic per seed.
+ * missing): CLASS_NNNN.obj, captions.json ({"file": ["caption", its shorter forms...]}, a plain string where
+ * there are none) and labels.json ({"file": {"class": ..., "caption": ..., "caption_variants": [...],
+ * "parameters": {...}}}). Deterministic per seed.
  */
 MG_API mg_status mg_dataset_write_primitives(const char *dir, size_t count, uint64_t seed, char *error,
                                              size_t error_size);

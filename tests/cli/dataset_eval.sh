@@ -20,7 +20,9 @@ out=$("$cli" dataset primitives -o "$work/set" --count 38 --seed 4) || fail "dat
 echo "$out"
 [[ "$out" == *"wrote 38 shapes of 19 classes"* ]] || fail "dataset printed: $out"
 [ "$(ls "$work/set"/*.obj | wc -l)" = 38 ] || fail "not 38 OBJ files"
-grep -qE '"chair_0017.obj":[[:space:]]*"a' "$work/set/captions.json" || fail "captions.json lacks chair_0017.obj"
+# A shape's captions: its caption, then shorter true forms ending with the bare noun.
+grep -qE '"chair_0017.obj":[[:space:]]*\[[[:space:]]*"a chair with a [a-z ]*back",[[:space:]]*"a chair"\]' \
+    "$work/set/captions.json" || fail "captions.json lacks chair_0017.obj's captions"
 grep -qE '"class":[[:space:]]*"stool"' "$work/set/labels.json" || fail "labels.json lacks the class stool"
 # Deterministic per seed.
 "$cli" dataset primitives -o "$work/again" --count 38 --seed 4 >/dev/null

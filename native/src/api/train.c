@@ -281,6 +281,7 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
     else
         status = file_config(params->from ? params->from : params->autoencoder, &config, diag);
     const char **captions = NULL;
+    size_t caption_count = 0;
     mg_model_config fresh_transformer;
     memset(&fresh_transformer, 0, sizeof fresh_transformer);
     if (status == MG_OK && kind == MG_TRAIN_TRANSFORMER && fresh && params->config)
@@ -294,16 +295,22 @@ static mg_status train(mg_context *ctx, mg_train_kind kind, const mg_train_param
     if (status == MG_OK)
         status = load_data(params, &config.autoencoder, sequence_faces, &data, diag);
     if (status == MG_OK) {
-        captions = calloc(data.count ? data.count : 1, sizeof *captions);
+        /* Every caption of every mesh: a new text encoder's vocabulary must hold the words of all of them. */
+        for (size_t i = 0; i < data.count; i++)
+            caption_count += 1 + data.items[i].more_caption_count;
+        captions = calloc(caption_count ? caption_count : 1, sizeof *captions);
         if (!captions)
             status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");
-        for (size_t i = 0; captions && i < data.count; i++)
-            captions[i] = data.items[i].caption;
+        for (size_t i = 0, at = 0; captions && i < data.count; i++) {
+            captions[at++] = data.items[i].caption;
+            for (size_t c = 0; c < data.items[i].more_caption_count; c++)
+                captions[at++] = data.items[i].more_captions[c];
+        }
     }
     if (status == MG_OK) {
         mg_train_model_source source = {.from = params->from, .config = NULL, .autoencoder = params->autoencoder,
                                         .text_encoder = params->text_encoder, .captions = captions,
-                                        .caption_count = data.count, .seed = params->seed, .ema = params->ema,
+                                        .caption_count = caption_count, .seed = params->seed, .ema = params->ema,
                                         .embedding_init = params->embedding_init,
                                         .autoencoder_start = params->autoencoder_start,
                                         .transformer_start = params->transformer_start};

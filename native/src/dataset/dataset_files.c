@@ -57,6 +57,30 @@ static bool make_folders(const char *dir)
     return ok;
 }
 
+/* The shape's captions.json value: its caption, or an array of it and its shorter forms (the trainer draws
+ * one of them each time it uses the shape; train/dataset.h). */
+static cJSON *caption_json(const mg_primitive *shape)
+{
+    if (shape->caption_variant_count == 0)
+        return cJSON_CreateString(shape->caption);
+    cJSON *all = cJSON_CreateArray(), *first = cJSON_CreateString(shape->caption);
+    if (!all || !first) {
+        cJSON_Delete(all);
+        cJSON_Delete(first);
+        return NULL;
+    }
+    cJSON_AddItemToArray(all, first);
+    for (size_t v = 0; v < shape->caption_variant_count; v++) {
+        cJSON *text = cJSON_CreateString(shape->caption_variants[v]);
+        if (!text) {
+            cJSON_Delete(all);
+            return NULL;
+        }
+        cJSON_AddItemToArray(all, text);
+    }
+    return all;
+}
+
 mg_status mg_dataset_write_primitives(const char *dir, size_t count, uint64_t seed, char *error, size_t error_size)
 {
     if (!dir || !dir[0] || count == 0) {
@@ -90,18 +114,25 @@ mg_status mg_dataset_write_primitives(const char *dir, size_t count, uint64_t se
         status = mg_mesh_write(path, &shape.mesh, MG_MESH_FORMAT_OBJ, error, error_size);
         cJSON *label = status == MG_OK ? cJSON_CreateObject() : NULL;
         cJSON *parameters = status == MG_OK ? cJSON_Parse(shape.parameters_json) : NULL;
+        cJSON *caption_entry = status == MG_OK ? caption_json(&shape) : NULL;
+        cJSON *variants = status == MG_OK ? cJSON_CreateStringArray((const char *const *)shape.caption_variants,
+                                                                    (int)shape.caption_variant_count) : NULL;
         if (status == MG_OK &&
-            (!label || !parameters || !cJSON_AddStringToObject(label, "class", mg_primitive_class_name(k)) ||
+            (!label || !parameters || !caption_entry || !variants ||
+             !cJSON_AddStringToObject(label, "class", mg_primitive_class_name(k)) ||
              !cJSON_AddStringToObject(label, "caption", shape.caption) ||
-             !cJSON_AddNumberToObject(label, "faces", (double)shape.mesh.num_faces) ||
-             !cJSON_AddStringToObject(captions, name, shape.caption))) {
+             !cJSON_AddNumberToObject(label, "faces", (double)shape.mesh.num_faces))) {
             mg_format(error, error_size, "out of host memory");
             status = MG_ERR_OUT_OF_MEMORY;
         }
         if (status == MG_OK) {
+            cJSON_AddItemToObject(label, "caption_variants", variants);
             cJSON_AddItemToObject(label, "parameters", parameters);
             cJSON_AddItemToObject(labels, name, label);
+            cJSON_AddItemToObject(captions, name, caption_entry);
         } else {
+            cJSON_Delete(variants);
+            cJSON_Delete(caption_entry);
             cJSON_Delete(parameters);
             cJSON_Delete(label);
         }
@@ -228,11 +259,13 @@ mg_status mg_dataset_read(const char *dir, mg_dataset *out, char *error, size_t 
             caption = cJSON_IsString(c) ? c->valuestring : NULL;
             class_name = cJSON_IsString(k) ? k->valuestring : NULL;
         } else {
-            caption = cJSON_IsString(item) ? item->valuestring : NULL;
+            /* A caption, or an array of captions whose first is the main one (as primitives writes). */
+            const cJSON *first = cJSON_IsArray(item) ? cJSON_GetArrayItem(item, 0) : item;
+            caption = cJSON_IsString(first) ? first->valuestring : NULL;
         }
         if (!caption || !class_name) {
             mg_format(error, error_size, "%s: the entry \"%s\" lacks a caption%s", path, item->string,
-                      labelled ? " or a class (strings)" : " (a string)");
+                      labelled ? " or a class (strings)" : " (a string, or an array of strings)");
             status = MG_ERR_FORMAT;
             break;
         }

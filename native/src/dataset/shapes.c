@@ -16,11 +16,16 @@
 #include <string.h>
 
 #define PI 3.14159265358979323846
+/* A caption has at most two modifiers before its noun and one tail: 2^3 - 1 shorter forms. */
+#define MAX_CAPTION_MODIFIERS 3
+#define MAX_CAPTION_VARIANTS ((1 << MAX_CAPTION_MODIFIERS) - 1)
 
 typedef struct shape_ctx {
     mg_shape_builder b;
     uint64_t state;
     char caption[256];
+    char variants[MAX_CAPTION_VARIANTS][256]; /* the caption with some modifiers left out */
+    size_t variant_count;
     char params[768];
     size_t params_len;
 } shape_ctx;
@@ -54,8 +59,8 @@ static void param(shape_ctx *s, const char *name, double value)
         s->params_len += (size_t)n;
 }
 
-/* The caption from words; empty words are skipped and the article follows the first word. */
-static void caption(shape_ctx *s, const char *const *words, size_t count, const char *tail)
+/* `out` = article + the words (empty ones skipped) + tail; an over-long text is cut rather than overflowing. */
+static void compose(char out[256], const char *const *words, size_t count, const char *tail)
 {
     char text[256] = "";
     size_t len = 0;
@@ -67,13 +72,45 @@ static void caption(shape_ctx *s, const char *const *words, size_t count, const 
             len += (size_t)n;
     }
     const bool vowel = strchr("aeio", text[0]) != NULL;
-    /* Built piece by piece: captions are short, and an over-long one is cut rather than overflowing. */
     const char *pieces[3] = {vowel ? "an " : "a ", text, tail ? tail : ""};
     size_t at = 0;
     for (int p = 0; p < 3; p++)
-        for (const char *c = pieces[p]; *c && at + 1 < sizeof s->caption; c++)
-            s->caption[at++] = *c;
-    s->caption[at] = '\0';
+        for (const char *c = pieces[p]; *c && at + 1 < 256; c++)
+            out[at++] = *c;
+    out[at] = '\0';
+}
+
+/*
+ * The caption from words (modifiers, then the noun last) and an optional tail (" with 8 sides"); the
+ * article follows the first word. Also its shorter forms, every one still true of the shape: each subset of
+ * the non-empty modifiers and the tail left out, down to the bare noun ("a tube"). Training on them teaches
+ * the model what a short prompt means; with only full captions, "a tube" is a text it never saw.
+ */
+static void caption(shape_ctx *s, const char *const *words, size_t count, const char *tail)
+{
+    compose(s->caption, words, count, tail);
+    /* The droppable parts: non-empty modifiers, then the tail. */
+    const char *parts[MAX_CAPTION_MODIFIERS];
+    size_t part_count = 0;
+    for (size_t i = 0; i + 1 < count && part_count < MAX_CAPTION_MODIFIERS; i++)
+        if (words[i] && words[i][0])
+            parts[part_count++] = words[i];
+    const bool has_tail = tail && tail[0] && part_count < MAX_CAPTION_MODIFIERS;
+    if (has_tail)
+        parts[part_count++] = tail;
+    const unsigned full = (1u << part_count) - 1;
+    s->variant_count = 0;
+    /* Every mask below `full` (a set bit keeps that part), in a fixed order ending with the bare noun. */
+    for (unsigned keep = full; keep-- > 0;) {
+        const char *kept[MAX_CAPTION_MODIFIERS + 1];
+        size_t n = 0;
+        for (size_t p = 0; p < part_count; p++)
+            if ((keep >> p & 1u) && !(has_tail && p + 1 == part_count))
+                kept[n++] = parts[p];
+        kept[n++] = words[count - 1];
+        const bool keep_tail = has_tail && (keep >> (part_count - 1) & 1u);
+        compose(s->variants[s->variant_count++], kept, n, keep_tail ? tail : NULL);
+    }
 }
 
 static const char *number_word(int n)
@@ -347,11 +384,11 @@ static void make_star_prism(shape_ctx *s)
         xy[2 * i + 1] = r + rr * sin(a);
     }
     sb_extrude_fan(&s->b, xy, (size_t)(2 * points), 0, r, -t / 2, t / 2);
-    char shape[32];
-    snprintf(shape, sizeof shape, "%s-pointed star", number_word(points));
+    char pointed[32];
+    snprintf(pointed, sizeof pointed, "%s-pointed", number_word(points));
     const double ratio = t / (2 * r);
-    const char *words[] = {ratio < 0.15 ? "thin" : ratio > 0.3 ? "thick" : "", shape};
-    caption(s, words, 2, NULL);
+    const char *words[] = {ratio < 0.15 ? "thin" : ratio > 0.3 ? "thick" : "", pointed, "star"};
+    caption(s, words, 3, NULL);
 }
 
 static void make_stairs(shape_ctx *s)
@@ -590,7 +627,13 @@ mg_status mg_primitive_generate(size_t class_index, uint64_t seed, mg_primitive 
     } else {
         out->caption = copy_string(s->caption);
         out->parameters_json = copy_string(s->params);
-        if (!out->caption || !out->parameters_json) {
+        out->caption_variants = calloc(s->variant_count ? s->variant_count : 1, sizeof *out->caption_variants);
+        bool copied = out->caption && out->parameters_json && out->caption_variants;
+        for (size_t v = 0; copied && v < s->variant_count; v++) {
+            copied = (out->caption_variants[v] = copy_string(s->variants[v])) != NULL;
+            out->caption_variant_count = v + 1;
+        }
+        if (!copied) {
             mg_format(error, error_size, "out of host memory generating a %s", classes[class_index].name);
             status = MG_ERR_OUT_OF_MEMORY;
         }
@@ -599,9 +642,7 @@ mg_status mg_primitive_generate(size_t class_index, uint64_t seed, mg_primitive 
         sb_take(&s->b, &out->mesh);
         out->class_index = class_index;
     } else {
-        free(out->caption);
-        free(out->parameters_json);
-        memset(out, 0, sizeof *out);
+        mg_primitive_free(out);
     }
     sb_release(&s->b);
     free(s);
@@ -613,6 +654,9 @@ void mg_primitive_free(mg_primitive *primitive)
     if (!primitive)
         return;
     mg_mesh_free(&primitive->mesh);
+    for (size_t v = 0; primitive->caption_variants && v < primitive->caption_variant_count; v++)
+        free(primitive->caption_variants[v]);
+    free(primitive->caption_variants);
     free(primitive->caption);
     free(primitive->parameters_json);
     memset(primitive, 0, sizeof *primitive);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CAPTION_STREAM 0xCA97000000000000ull
+
 mg_augment_params mg_augment_default_params(void)
 {
     return (mg_augment_params){.scale_min = 0.75f, .scale_max = 1.25f, .shift = {0.1f, 0.1f, 0.075f},
@@ -150,10 +152,17 @@ mg_status mg_train_batch_make(const mg_train_dataset *dataset, const size_t *ind
     mg_status status = MG_OK;
     if (!b.indices || !b.meshes || !b.captions || !b.face_counts)
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory");
+    /* Its own stream, so that drawing captions leaves the augmentation's draws as they were. */
+    mg_rng caption_rng = rng ? mg_rng_fork(rng, CAPTION_STREAM) : (mg_rng){{0}};
     for (size_t i = 0; i < count && status == MG_OK; i++) {
         const mg_train_item *item = &dataset->items[indices[i]];
         b.indices[i] = indices[i];
         b.captions[i] = item->caption;
+        if (rng && item->more_caption_count) {
+            uint64_t pick = mg_rng_below(&caption_rng, 1 + (uint64_t)item->more_caption_count);
+            if (pick)
+                b.captions[i] = item->more_captions[pick - 1];
+        }
         status = augment ? mg_train_augment(&item->mesh, augment, &dataset->params.preprocess,
                                             dataset->params.num_discrete, dataset->params.range, rng, &b.meshes[i],
                                             diag)

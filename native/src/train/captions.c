@@ -69,15 +69,26 @@ mg_status mg_captions_parse_json(const char *text, size_t size, const char *sour
     }
     size_t capacity = 0;
     for (const cJSON *item = root->child; item; item = item->next) {
-        if (!cJSON_IsString(item)) {
-            status = mg_fail(diag, MG_ERR_FORMAT, "%s: the caption of '%.200s' is not a string", source,
-                             item->string);
+        /* One text, or an array of texts: several captions of one mesh, each an entry of its own. */
+        const bool several = cJSON_IsArray(item);
+        const cJSON *text_item = several ? item->child : item;
+        if (several && !text_item) {
+            status = mg_fail(diag, MG_ERR_FORMAT, "%s: the caption array of '%.200s' is empty; give at least one "
+                             "text", source, item->string);
             goto done;
         }
-        if (!append(out, &capacity, copy_n(item->string, strlen(item->string)),
-                    copy_n(item->valuestring, strlen(item->valuestring)))) {
-            status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "%s: out of host memory", source);
-            goto done;
+        for (; text_item; text_item = several ? text_item->next : NULL) {
+            if (!cJSON_IsString(text_item)) {
+                status = mg_fail(diag, MG_ERR_FORMAT, "%s: the caption of '%.200s' is not a string%s", source,
+                                 item->string, several ? " (its array must hold only strings)"
+                                                       : " (give a text or an array of texts)");
+                goto done;
+            }
+            if (!append(out, &capacity, copy_n(item->string, strlen(item->string)),
+                        copy_n(text_item->valuestring, strlen(text_item->valuestring)))) {
+                status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "%s: out of host memory", source);
+                goto done;
+            }
         }
     }
 done:

@@ -16,10 +16,12 @@ typedef struct mg_caption_list {
     size_t count;
 } mg_caption_list;
 
-/* Parses `captions.json` text: {"file": "text", ...}. `source` names the file in errors. */
+/* Parses `captions.json` text: {"file": "text", ...} or {"file": ["text", "another text"], ...} (an entry per
+ * text, in order). `source` names the file in errors. */
 mg_status mg_captions_parse_json(const char *text, size_t size, const char *source, mg_caption_list *out,
                                  mg_diag *diag);
-/* Parses CSV rows `file,text` (RFC 4180 quotes; a first row "file,text" is a header; blank lines skipped). */
+/* Parses CSV rows `file,text` (RFC 4180 quotes; a first row "file,text" is a header; blank lines skipped); a
+ * file may have several rows, one per caption. */
 mg_status mg_captions_parse_csv(const char *text, size_t size, const char *source, mg_caption_list *out,
                                 mg_diag *diag);
 /* Reads a captions file, JSON or CSV by its extension (.json / .csv). */

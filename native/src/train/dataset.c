@@ -136,6 +136,9 @@ void mg_train_dataset_free(mg_train_dataset *dataset)
     for (size_t i = 0; i < dataset->count; i++) {
         free(dataset->items[i].name);
         free(dataset->items[i].caption);
+        for (size_t c = 0; c < dataset->items[i].more_caption_count; c++)
+            free(dataset->items[i].more_captions[c]);
+        free(dataset->items[i].more_captions);
         mg_mesh_release(&dataset->items[i].mesh);
         mg_face_adjacency_free(&dataset->items[i].adjacency);
     }
@@ -208,8 +211,18 @@ static mg_status attach_captions(mg_train_dataset *ds, const mg_train_dataset_pa
     for (size_t c = 0; c < list.count && status == MG_OK; c++) {
         size_t i = find_item(ds, list.entries[c].file);
         if (i != SIZE_MAX) {
-            free(ds->items[i].caption);
-            ds->items[i].caption = list.entries[c].text;
+            mg_train_item *item = &ds->items[i];
+            if (!item->caption) {
+                item->caption = list.entries[c].text;
+            } else { /* another caption of the same mesh */
+                char **grown = realloc(item->more_captions, (item->more_caption_count + 1) * sizeof *grown);
+                if (!grown) {
+                    status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for the captions");
+                    break;
+                }
+                item->more_captions = grown;
+                item->more_captions[item->more_caption_count++] = list.entries[c].text;
+            }
             list.entries[c].text = NULL;
             continue;
         }

@@ -9,7 +9,9 @@
  * object mapping file name -> text) or `captions.csv` (rows `file,text`, an
  * optional `file,text` header, RFC 4180 quoting) in the folder, or a file named
  * in the parameters. A caption key is a file name ("chair.obj") or its stem
- * ("chair") when that is unambiguous.
+ * ("chair") when that is unambiguous. A mesh may have several captions (a JSON
+ * array of texts, or several CSV rows): the first is its caption, and each
+ * training batch draws one of them at random (validation uses the first).
  *
  * Bad input: a missing or empty folder (no mesh files) and a folder where no
  * mesh could be read are errors; an unreadable mesh (or one the preprocessing
@@ -44,6 +46,8 @@ mg_train_dataset_params mg_train_dataset_default_params(const mg_ae_config *conf
 typedef struct mg_train_item {
     char *name;                  /* the file name within the folder */
     char *caption;               /* NULL when the captions file has none for it */
+    char **more_captions;        /* further captions of the same mesh (a JSON array, repeated CSV rows) */
+    size_t more_caption_count;
     mg_mesh mesh;                /* preprocessed */
     mg_face_adjacency adjacency; /* of `mesh` when cached (num_faces 0 otherwise) */
 } mg_train_item;
@@ -97,7 +101,8 @@ typedef struct mg_train_batch {
     size_t count;
     size_t *indices;          /* dataset items */
     mg_mesh *meshes;          /* the meshes as trained on (augmented copies, or copies of the items) */
-    const char **captions;    /* the items' captions (NULL entries where none), owned by the dataset */
+    const char **captions;    /* the items' captions (NULL entries where none), owned by the dataset: with an
+                               * RNG, one drawn from each item's captions, else its first */
     size_t max_faces;         /* the padded length: the most faces of a mesh in the batch */
     size_t max_vertices;
     /* Padded as upstream's collate pads: [count, max_faces, face_size] with -1 for pad faces, and
@@ -108,7 +113,9 @@ typedef struct mg_train_batch {
     mg_mesh_batch packed;     /* the same meshes packed for the encoder (face adjacency included) */
 } mg_train_batch;
 
-/* A batch of the items `indices` (augmented with rng when `augment` is non-NULL). */
+/* A batch of the items `indices`, augmented with rng when `augment` is non-NULL. With an rng (training), an
+ * item with several captions gets one drawn at random from a stream of its own; without (validation), its
+ * first. */
 mg_status mg_train_batch_make(const mg_train_dataset *dataset, const size_t *indices, size_t count,
                               const mg_augment_params *augment, mg_rng *rng, mg_train_batch *out, mg_diag *diag);
 void mg_train_batch_free(mg_train_batch *batch);

@@ -304,8 +304,9 @@ static mg_status run_batch(loop *L, const size_t *indices, size_t count, bool au
                            bool backward, float grad_scale, mg_rng model_rng, mg_train_losses *out)
 {
     mg_train_batch batch;
+    /* Without the RNG (validation), every mesh is seen with its first caption, so the loss stays comparable. */
     mg_status status = mg_train_batch_make(L->data, indices, count, augment ? &L->cfg->augment_params : NULL,
-                                           &augment_rng, &batch, L->diag);
+                                           augment || backward ? &augment_rng : NULL, &batch, L->diag);
     if (status != MG_OK)
         return status;
     memset(out, 0, sizeof *out);
