@@ -80,8 +80,16 @@ def _as_c_array(values, ctype):
     return (ctype * len(values)).from_buffer(values) if len(values) else (ctype * 1)()
 
 
+_ENDED = {native.MG_GENERATE_END_EOS: "eos", native.MG_GENERATE_END_LIMIT: "limit",
+          native.MG_GENERATE_END_REFUSED: "refused"}
+
+
 class MeshData:
     """A mesh as flat buffers: vertices array('f') [n*3], faces array('i') [m*face_size]."""
+
+    # How a generated mesh ended: "eos" (the model ended it), "limit" (the face limit) or "refused" (the
+    # validity check found no next vertex that kept the surface valid, so it ends at its last whole face).
+    ended = "eos"
 
     def __init__(self, vertices, faces, face_size=3):
         self.vertices = vertices
@@ -382,6 +390,8 @@ class Session:
             keep.append(face_callback)
         meshes = (native.Mesh * samples)()
         tokens = (native.Tokens * samples)()
+        ends = (ctypes.c_int * samples)()
+        p.out_ends = ends
         with self.lock:
             status = self.lib.generate(self.model, ctypes.byref(p), meshes, tokens)
             message = self.last_error() if status != native.MG_OK else ""
@@ -392,7 +402,9 @@ class Session:
             raise MeshGPTError("Cannot generate: %s" % message)
         results = []
         for s in range(samples):
-            results.append((self._mesh_out(meshes[s], weld), self._tokens_out(tokens[s])))
+            mesh = self._mesh_out(meshes[s], weld)
+            mesh.ended = _ENDED.get(ends[s], "eos")
+            results.append((mesh, self._tokens_out(tokens[s])))
         return results
 
     def _streamer(self, samples, weld, cancel, on_partial):

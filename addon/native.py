@@ -15,6 +15,10 @@ BINDING_VERSION = (0, 1)
 MG_OK = 0
 MG_ERR_NO_DEVICE = 4
 MG_ERR_CANCELLED = 10
+# mg_generate_end: why a generated sample ended.
+MG_GENERATE_END_EOS = 0
+MG_GENERATE_END_LIMIT = 1
+MG_GENERATE_END_REFUSED = 2
 
 MG_LOG_WARN = 2
 MG_DEVICE_CPU_REFERENCE = 5
@@ -126,6 +130,7 @@ class GenerateParams(ctypes.Structure):
         ("on_face_user_data", ctypes.c_void_p),
         ("unconstrained", ctypes.c_bool),
         ("vertex_reuse", ctypes.c_float),
+        ("out_ends", ctypes.POINTER(ctypes.c_int)),  # [samples]: why each ended (MG_GENERATE_END_*)
     ]
 
 

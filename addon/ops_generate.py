@@ -145,8 +145,10 @@ class _GenerateBase:
             store_tokens(obj, tokens)
             created.append(obj)
         self.discard_streamed()
+        refused = sum(1 for mesh, _ in results if mesh.ended == "refused")
         if not created:
-            props.set_status(context, "The model ended the mesh at once: no faces (try another seed).", error=True)
+            props.set_status(context, "No first face kept the surface valid: no faces (try another seed)." if refused
+                             else "The model ended the mesh at once: no faces (try another seed).", error=True)
             return {"CANCELLED"}
         for obj in context.selected_objects:
             obj.select_set(False)
@@ -154,8 +156,13 @@ class _GenerateBase:
             obj.select_set(True)
         context.view_layer.objects.active = created[0]
         faces = sum(len(o.data.polygons) for o in created)
-        props.set_status(context, "%d object%s, %d faces in %.1f s (seed %d)" %
-                         (len(created), "" if len(created) == 1 else "s", faces, seconds, job.request["seed"]))
+        status = "%d object%s, %d faces in %.1f s (seed %d)" % (
+            len(created), "" if len(created) == 1 else "s", faces, seconds, job.request["seed"])
+        if refused:
+            # Say why a mesh is short: the sampler's validity check ended it, not the model.
+            status += "; %d ended early: no next vertex kept the surface valid (try another seed or a lower " \
+                      "temperature)" % refused
+        props.set_status(context, status)
         return {"FINISHED"}
 
     def location(self, index):

@@ -178,11 +178,19 @@ Test(generate_api, seeds_and_samples)
     p.samples = 2;
     mg_mesh meshes[2];
     mg_tokens tokens[2];
+    int ends[2] = {-1, -1};
+    p.out_ends = ends;
     cr_assert_eq(mg_generate(model, &p, meshes, tokens), MG_OK, "%s", mg_context_last_error(ctx));
     for (int s = 0; s < 2; s++) {
         cr_expect_eq(meshes[s].num_faces, tokens[s].num_faces, "sample %d", s);
         cr_expect(tokens[s].num_faces >= 1 && tokens[s].num_faces <= 3);
         cr_expect_not_null(meshes[s].vertices);
+        /* Why each ended: three faces is the limit; fewer, the model's EOS or the validity constraint. */
+        if (tokens[s].num_faces == 3)
+            cr_expect_eq(ends[s], MG_GENERATE_END_LIMIT, "sample %d: 3 faces, end %d", s, ends[s]);
+        else
+            cr_expect(ends[s] == MG_GENERATE_END_EOS || ends[s] == MG_GENERATE_END_REFUSED, "sample %d: %zu faces, "
+                      "end %d", s, tokens[s].num_faces, ends[s]);
     }
     cr_expect(tokens[0].num_faces != tokens[1].num_faces ||
                   memcmp(tokens[0].tokens, tokens[1].tokens, tokens[0].num_faces * 6 * sizeof(int32_t)) != 0,

@@ -197,10 +197,13 @@ Test(transformer_generate, accept_callback_cpu)
     g.temperature = 0.0f;
     g.accept = refuse_some;
     g.hook_user = &r;
+    mg_tf_row_end end = MG_TF_END_REFUSED;
+    g.row_ends = &end;
     r.refused = 0;
     cr_assert_eq(mg_tf_generate(&model->transformer, &t, 1, NULL, 0, 30, &g, NULL, NULL, got, &got_length), MG_OK);
     cr_expect_gt(r.refused, 0, "the case should refuse some arg-max tokens");
     cr_expect_eq(got_length, 30, "refusals replace tokens; they do not end the row (%zu tokens)", got_length);
+    cr_expect_eq(end, MG_TF_END_LIMIT, "the row ran to its 30 tokens: ended by the limit, not %d", (int)end);
     float *logits = malloc(31 * 257 * sizeof *logits);
     cr_assert(logits);
     cr_assert_eq(mg_tf_logits(&model->transformer, got, 1, got_length, &t, logits), MG_OK);
@@ -216,9 +219,19 @@ Test(transformer_generate, accept_callback_cpu)
     /* Refusing everything: no face can be made. */
     refusing all = {.refuse_all = true};
     s.hook_user = &all;
+    s.row_ends = &end;
+    end = MG_TF_END_EOS;
     got_length = 1;
     cr_assert_eq(mg_tf_generate(&model->transformer, &t, 1, NULL, 0, 30, &s, NULL, NULL, got, &got_length), MG_OK);
     cr_expect_eq(got_length, 0, "every token refused: an empty row, not %zu tokens", got_length);
+    cr_expect_eq(end, MG_TF_END_REFUSED, "the row was ended by refusals, not %d", (int)end);
+    /* The model's own EOS: the plain run's row, when it ended before its 30 tokens. */
+    mg_tf_sampling plain_again = mg_tf_default_sampling();
+    plain_again.seed = 7;
+    plain_again.row_ends = &end;
+    cr_assert_eq(mg_tf_generate(&model->transformer, &t, 1, NULL, 0, 30, &plain_again, NULL, NULL, got, &got_length),
+                 MG_OK);
+    cr_expect_eq(end, got_length < 30 ? MG_TF_END_EOS : MG_TF_END_LIMIT, "%zu tokens, end %d", got_length, (int)end);
     cr_expect_leq(all.calls, 256, "the draws per token are bounded");
     test_npy_free(&text);
     mg_model_free(model);

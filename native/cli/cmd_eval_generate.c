@@ -139,6 +139,7 @@ static bool class_listed(const char *list, const char *name)
 typedef struct class_result {
     const char *name;
     size_t samples, valid, watertight, nearest_same, faces, empty;
+    size_t refused_ends;               /* samples the validity constraint ended (mg_generate_end) */
     size_t distinct;                   /* non-empty samples that repeat no earlier sample exactly */
     double spread, reference_spread;   /* mean Chamfer distance between samples, between reference shapes */
 } class_result;
@@ -283,7 +284,9 @@ static int run(generate_args *a, mg_dataset *set)
     gens.meshes = calloc(classes * S + 1, sizeof(mg_mesh));
     gens.class_of = calloc(classes * S + 1, sizeof(size_t));
     mg_mesh *out = calloc(S, sizeof *out);
-    if (rc == 0 && (!gens.meshes || !gens.class_of || !out)) {
+    int *ends = calloc(S, sizeof *ends);
+    a->params.out_ends = ends;
+    if (rc == 0 && (!gens.meshes || !gens.class_of || !out || !ends)) {
         fprintf(stderr, "meshgpt: out of memory\n");
         rc = 1;
     }
@@ -305,6 +308,7 @@ static int run(generate_args *a, mg_dataset *set)
         for (size_t s = 0; s < S; s++) {
             class_result *r = &results[k];
             r->samples++;
+            r->refused_ends += ends[s] == MG_GENERATE_END_REFUSED;
             mg_mesh welded;
             mg_mesh_validity v;
             char error[256];
@@ -360,6 +364,7 @@ static int run(generate_args *a, mg_dataset *set)
     }
     if (rc == 0) {
         size_t samples = 0, valid = 0, watertight = 0, same = 0, faces = 0, empty = 0, distinct = 0, spread_classes = 0;
+        size_t refused = 0;
         double spread_sum = 0.0;
         printf("%-16s %8s %8s %11s %9s %10s %6s %9s %7s\n", "class", "samples", "valid", "watertight", "nearest",
                "mean faces", "empty", "distinct", "spread");
@@ -371,6 +376,7 @@ static int run(generate_args *a, mg_dataset *set)
             samples += r->samples, valid += r->valid, watertight += r->watertight, same += r->nearest_same;
             faces += r->faces, empty += r->empty;
             distinct += r->distinct;
+            refused += r->refused_ends;
             if (isfinite(spread))
                 spread_sum += spread, spread_classes++;
         }
@@ -378,6 +384,9 @@ static int run(generate_args *a, mg_dataset *set)
         print_row("all", samples, valid, watertight, same, faces, empty, distinct, mean_spread);
         printf("against %zu reference shapes: coverage %.1f%%, MMD %.5f, 1-NNA %.1f%% (50%% is ideal)\n", R,
                100.0 * m.coverage, m.mmd, 100.0 * m.nna);
+        if (!a->params.unconstrained)
+            printf("ended by the validity constraint (no acceptable vertex left): %zu of %zu samples\n", refused,
+                   samples);
         if (a->json_path) {
             FILE *json = fopen(a->json_path, "w");
             if (!json) {
@@ -399,7 +408,8 @@ static int run(generate_args *a, mg_dataset *set)
                 eval_json_number(json, (double)watertight / (double)samples);
                 fprintf(json, ",\n  \"nearest_class_share\": ");
                 eval_json_number(json, (double)same / (double)samples);
-                fprintf(json, ",\n  \"distinct\": %zu,\n  \"spread\": ", distinct);
+                fprintf(json, ",\n  \"distinct\": %zu,\n  \"ended_by_constraint\": %zu,\n  \"spread\": ", distinct,
+                        refused);
                 eval_json_number(json, mean_spread);
                 fprintf(json, ",\n  \"coverage\": ");
                 eval_json_number(json, m.coverage);
@@ -413,8 +423,9 @@ static int run(generate_args *a, mg_dataset *set)
                     fprintf(json, "    {\"class\": ");
                     eval_json_string(json, r->name);
                     fprintf(json, ", \"samples\": %zu, \"valid\": %zu, \"watertight\": %zu, \"nearest_same_class\": %zu, "
-                                  "\"empty\": %zu, \"faces\": %zu, \"distinct\": %zu, \"sample_distance\": ", r->samples,
-                            r->valid, r->watertight, r->nearest_same, r->empty, r->faces, r->distinct);
+                                  "\"empty\": %zu, \"faces\": %zu, \"distinct\": %zu, \"ended_by_constraint\": %zu, "
+                                  "\"sample_distance\": ", r->samples, r->valid, r->watertight, r->nearest_same, r->empty,
+                            r->faces, r->distinct, r->refused_ends);
                     eval_json_number(json, r->spread);
                     fprintf(json, ", \"reference_distance\": ");
                     eval_json_number(json, r->reference_spread);
@@ -432,6 +443,7 @@ static int run(generate_args *a, mg_dataset *set)
     }
     free(gr), free(gg), free(rr);
     free(out);
+    free(ends);
     shape_set_free(&gens);
     shape_set_free(&refs);
     free(names);

@@ -340,8 +340,10 @@ static int run(generate_args *a)
     const size_t samples = a->params.samples;
     mg_mesh *meshes = calloc(samples, sizeof *meshes);
     mg_tokens *tokens = calloc(samples, sizeof *tokens);
+    int *ends = calloc(samples, sizeof *ends);
+    a->params.out_ends = ends;
     int rc = 0;
-    if (!meshes || !tokens) {
+    if (!meshes || !tokens || !ends) {
         fprintf(stderr, "meshgpt: out of memory\n");
         rc = 1;
     }
@@ -384,8 +386,15 @@ static int run(generate_args *a)
     for (size_t s = 0; rc == 0 && s < samples; s++) {
         char path[4096], tokens_path[4096];
         sample_path(a->output, s, samples, path, sizeof path);
+        /* Why a mesh is short, when the sampler's validity check ended it rather than the model. */
+        const char *ended = ends[s] == MG_GENERATE_END_REFUSED
+                                ? " (ended early: every vertex the model offered next would have broken the surface; "
+                                  "try another --seed or a lower --temperature)"
+                                : ends[s] == MG_GENERATE_END_LIMIT ? " (stopped at the face limit)" : "";
         if (meshes[s].num_faces == 0) {
-            printf("%s: no faces (the model ended the mesh at once), not written\n", path);
+            printf("%s: no faces (%s), not written\n", path,
+                   ends[s] == MG_GENERATE_END_REFUSED ? "no first face kept the surface valid"
+                                                       : "the model ended the mesh at once");
             continue;
         }
         rc = cli_write_mesh(path, &meshes[s], a->weld);
@@ -406,8 +415,8 @@ static int run(generate_args *a)
             rc = cli_render_preview(preview_path, &meshes[s], &a->render);
         }
         if (rc == 0)
-            printf("%s: %zu faces%s%s%s%s\n", path, meshes[s].num_faces, a->tokens_out ? ", tokens in " : "",
-                   a->tokens_out ? tokens_path : "", a->preview ? ", preview in " : "", preview_path);
+            printf("%s: %zu faces%s%s%s%s%s\n", path, meshes[s].num_faces, a->tokens_out ? ", tokens in " : "",
+                   a->tokens_out ? tokens_path : "", a->preview ? ", preview in " : "", preview_path, ended);
     }
     for (size_t s = 0; s < samples && meshes && tokens; s++) {
         mg_mesh_free(&meshes[s]);
@@ -415,6 +424,7 @@ static int run(generate_args *a)
     }
     free(meshes);
     free(tokens);
+    free(ends);
     mg_tokens_free(&partial);
     cli_text_close(&a->text);
     mg_model_free(model);

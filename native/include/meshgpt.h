@@ -486,6 +486,16 @@ typedef bool (*mg_generate_progress_fn)(size_t faces, size_t tokens, void *user_
  */
 typedef bool (*mg_generate_face_fn)(size_t sample, const mg_tokens *tokens_so_far, void *user_data);
 
+/* Why a generated sample ended (mg_generate_params.out_ends). */
+typedef enum mg_generate_end {
+    MG_GENERATE_END_EOS = 0,     /* the model ended the mesh */
+    MG_GENERATE_END_LIMIT = 1,   /* it reached max_faces, max_tokens or the model's positions */
+    /* the validity constraint refused every candidate for a vertex, so the mesh ends at its last whole face
+     * (the model wanted a vertex that would break the surface; another seed, a lower temperature or
+     * `unconstrained` behave differently) */
+    MG_GENERATE_END_REFUSED = 2,
+} mg_generate_end;
+
 typedef struct mg_generate_params {
     float temperature;               /* 1; 0 = arg-max (greedy) */
     int top_k;                       /* keep the k most likely tokens; 0 = use top_k_fraction */
@@ -519,6 +529,8 @@ typedef struct mg_generate_params {
      * multiplied by this (at temperature 1), before filtering: most vertex mentions in a mesh repeat one,
      * and a repeat missed by one code leaves a loose triangle. 1 (default) or 0: off (meshgpt-pytorch). */
     float vertex_reuse;
+    /* NULL, or [samples]: why each sample ended (mg_generate_end values), written when mg_generate succeeds. */
+    int *out_ends;
 } mg_generate_params;
 
 MG_API mg_generate_params mg_generate_default_params(void);

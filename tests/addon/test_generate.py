@@ -164,6 +164,9 @@ for sample in (0, 1):
     ref_v, ref_f = common.read_obj(os.path.join(common.WORK, "stream_%d.obj" % sample))
     ref_t, _, _ = common.read_token_json(os.path.join(common.WORK, "stream_%d.json" % sample))
     check(list(tokens.tokens) == ref_t, "sample %d: streaming leaves the tokens as the CLI's" % sample)
+    # Why it ended: the face limit when it has that many faces, else the model's EOS or the validity check.
+    check(mesh.ended == "limit" if tokens.num_faces == STREAM_FACES else mesh.ended in ("eos", "refused"),
+          "sample %d: %d faces ended by %r" % (sample, tokens.num_faces, mesh.ended))
     check(list(mesh.faces) == [i for f in ref_f for i in f] and len(mesh.vertices) == 3 * len(ref_v),
           "sample %d: streaming leaves the mesh as the CLI's" % sample)
     check(len(counts) >= 2 and counts == list(range(1, len(counts) + 1)) and counts[-1] == tokens.num_faces,

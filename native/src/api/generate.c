@@ -338,15 +338,17 @@ mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh
     float *batch_embeds = NULL;
     int32_t *prompt = NULL, *codes = NULL;
     size_t *lengths = NULL;
+    mg_tf_row_end *ends = NULL;
     mg_gen_constraint *constraint = NULL;
     mg_tokens *tokens = calloc(samples, sizeof *tokens);
     codes = malloc(samples * max_tokens * sizeof *codes);
     lengths = calloc(samples, sizeof *lengths);
+    ends = calloc(samples, sizeof *ends);
     if (embeds)
         batch_embeds = malloc(samples * text_tokens * width * sizeof *batch_embeds);
     if (prompt_length)
         prompt = malloc(samples * prompt_length * sizeof *prompt);
-    if (!tokens || !codes || !lengths || (embeds && !batch_embeds) || (prompt_length && !prompt)) {
+    if (!tokens || !codes || !lengths || !ends || (embeds && !batch_embeds) || (prompt_length && !prompt)) {
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for generation");
         goto done;
     }
@@ -367,6 +369,7 @@ mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh
     sampling.seed = params->seed;
     sampling.remove_parallel_component = params->remove_parallel_component;
     sampling.keep_parallel_frac = params->keep_parallel_frac;
+    sampling.row_ends = ends;
     if (!params->unconstrained || params->vertex_reuse > 1.0f) {
         if ((status = mg_gen_constraint_create(model, samples, !params->unconstrained, params->vertex_reuse,
                                                &constraint)) != MG_OK)
@@ -393,6 +396,9 @@ mg_status mg_generate(mg_model *model, const mg_generate_params *params, mg_mesh
     }
     if (status == MG_OK && out_meshes)
         status = decode_samples(model, tokens, samples, out_meshes);
+    for (size_t s = 0; s < samples && status == MG_OK && params->out_ends; s++)
+        params->out_ends[s] = ends[s] == MG_TF_END_REFUSED ? MG_GENERATE_END_REFUSED
+                              : ends[s] == MG_TF_END_LIMIT ? MG_GENERATE_END_LIMIT : MG_GENERATE_END_EOS;
     if (status == MG_OK && out_tokens)
         memcpy(out_tokens, tokens, samples * sizeof *tokens);
     else
@@ -405,6 +411,7 @@ done:
     free(prompt);
     free(codes);
     free(lengths);
+    free(ends);
     return status;
 }
 

@@ -181,10 +181,10 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
     float *uncond = guided ? malloc(batch * (max_tokens + 1) * vocab * sizeof *uncond) : NULL;
     int32_t *work = malloc(batch * (max_tokens ? max_tokens : 1) * sizeof *work);
     float *row = malloc(vocab * sizeof *row);
-    bool *finished = calloc(batch, sizeof *finished);
+    bool *finished = calloc(batch, sizeof *finished), *refused = calloc(batch, sizeof *refused);
     mg_tf_stream *cond_stream = NULL, *uncond_stream = NULL;
     mg_status status = MG_OK;
-    if (!cond || (guided && !uncond) || !work || !row || !finished) {
+    if (!cond || (guided && !uncond) || !work || !row || !finished || !refused) {
         status = mg_fail(diag, MG_ERR_OUT_OF_MEMORY, "out of host memory for generation");
         goto done;
     }
@@ -268,6 +268,7 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
             }
             if (token < 0) {
                 token = eos; /* no acceptable token: the row ends at its last whole face */
+                refused[b] = true;
                 mg_log(diag, MG_LOG_INFO, "sample %zu: every candidate for token %zu was refused (it would break "
                        "the surface), so the sample ends at %zu faces", b, length, length / per_face);
             }
@@ -293,6 +294,8 @@ mg_status mg_tf_generate(const mg_transformer *tf, const mg_tf_text *text, size_
         lengths[b] = used;
         for (size_t i = 0; i < max_tokens; i++)
             codes[b * max_tokens + i] = i < used ? work[b * length + i] : -1;
+        if (sampling->row_ends)
+            sampling->row_ends[b] = refused[b] ? MG_TF_END_REFUSED : finished[b] ? MG_TF_END_EOS : MG_TF_END_LIMIT;
     }
 done:
     mg_tf_stream_free(cond_stream);
@@ -302,5 +305,6 @@ done:
     free(work);
     free(row);
     free(finished);
+    free(refused);
     return status;
 }

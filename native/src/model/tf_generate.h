@@ -22,6 +22,13 @@ typedef mg_status (*mg_tf_accept_fn)(void *user, size_t row, const int32_t *toke
  * them in place. */
 typedef mg_status (*mg_tf_adjust_fn)(void *user, size_t row, const int32_t *tokens, size_t length, float *logits);
 
+/* How a generated row ended. */
+typedef enum mg_tf_row_end {
+    MG_TF_END_EOS = 0,   /* the model chose EOS */
+    MG_TF_END_LIMIT,     /* max_tokens reached */
+    MG_TF_END_REFUSED,   /* the accept callback refused every candidate (the row ends at its last whole face) */
+} mg_tf_row_end;
+
 typedef struct mg_tf_sampling {
     float temperature;      /* 0: arg-max (greedy) */
     float top_k_fraction;   /* keep ceil(fraction * vocabulary) logits (upstream default 0.1); 0: off */
@@ -39,6 +46,7 @@ typedef struct mg_tf_sampling {
     mg_tf_adjust_fn adjust;         /* NULL: the logits as the model gives them */
     mg_tf_accept_fn accept;         /* NULL: every token is kept */
     void *hook_user;                /* adjust's and accept's user pointer */
+    mg_tf_row_end *row_ends;        /* NULL, or [batch]: written with how each row ended */
 } mg_tf_sampling;
 
 mg_tf_sampling mg_tf_default_sampling(void);
