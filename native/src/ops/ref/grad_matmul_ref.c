@@ -21,8 +21,9 @@ typedef struct backward_job {
     double *acc;            /* [groups, k, n] */
 } backward_job;
 
-/* d_a rows [begin, end) of the flattened [batch * m, k]: d_a[r, kk] = d_out[r, :] . B[kk, :]. Four rows at a
- * time share each row of B (mg_ref_dot4) when they use the same B; the values do not depend on the grouping. */
+/* d_a rows [begin, end) of the flattened [batch * m, k]: d_a[r, kk] = d_out[r, :] . B[kk, :]. Up to four rows
+ * that use the same B share each pair of rows of B (mg_ref_dot4x2; a short group repeats its last row, an odd
+ * last kk goes in alone with b_stride 0); the values do not depend on the grouping. */
 static void d_a_rows(size_t begin, size_t end, void *context)
 {
     const backward_job *job = context;
@@ -30,60 +31,62 @@ static void d_a_rows(size_t begin, size_t end, void *context)
     for (size_t r = begin; r < end;) {
         const size_t b_index = job->b_broadcast ? 0 : r / job->m;
         const float *b = job->b_rows + b_index * k * n;
-        const float *g = job->d_out + r * n;
-        const bool four = r + 4 <= end && (job->b_broadcast || (r + 3) / job->m == b_index);
-        if (four) {
-            for (size_t kk = 0; kk < k; kk++) {
-                double dots[4];
-                mg_ref_dot4(g, n, b + kk * n, n, dots);
-                for (size_t t = 0; t < 4; t++)
-                    job->d_a[(r + t) * k + kk] = (float)dots[t];
-            }
-            r += 4;
-        } else {
+        size_t count = end - r < 4 ? end - r : 4;
+        if (!job->b_broadcast && count > (b_index + 1) * job->m - r)
+            count = (b_index + 1) * job->m - r; /* stay inside this batch's B */
+        if (count == 1) { /* a lone row: repeating it four times would cost more than a plain dot */
             for (size_t kk = 0; kk < k; kk++)
-                job->d_a[r * k + kk] = (float)mg_ref_dot(g, b + kk * n, n);
+                job->d_a[r * k + kk] = (float)mg_ref_dot(job->d_out + r * n, b + kk * n, n);
             r++;
+            continue;
         }
+        const float *g_rows[4];
+        for (size_t t = 0; t < 4; t++)
+            g_rows[t] = job->d_out + (r + (t < count ? t : count - 1)) * n;
+        for (size_t kk = 0; kk < k; kk += 2) {
+            const size_t pair = kk + 2 <= k ? 2 : 1;
+            double dots[8];
+            mg_ref_dot4x2(g_rows, b + kk * n, pair == 2 ? n : 0, n, dots);
+            for (size_t t = 0; t < count; t++)
+                for (size_t c = 0; c < pair; c++)
+                    job->d_a[(r + t) * k + kk + c] = (float)dots[t * 2 + c];
+        }
+        r += count;
     }
 }
 
 /* acc rows [begin, end) of the flattened [groups * k, n]: sum over r, in order, of a[r, kk] * d_out[r, :].
- * Up to four rows of acc (same group) go through d_out together, so each row of d_out is read once for them;
- * every element still sums its terms in the order of r. */
+ * Four rows of acc (same group) go through d_out together (mg_ref_rank1_accumulate4), ROW_CHUNK rows of d_out at
+ * a time so that the chunk stays in cache for all of [begin, end); every element still sums its terms in the
+ * order of r. */
+#define ROW_CHUNK 64
 MG_REF_VECTOR_CLONES static void d_b_rows(size_t begin, size_t end, void *context)
 {
     const backward_job *job = context;
     const size_t n = job->n, k = job->k;
-    for (size_t item = begin; item < end;) {
-        const size_t gi = item / k, kk = item % k;
-        size_t count = end - item < 4 ? end - item : 4;
-        if (count > k - kk)
-            count = k - kk; /* stay inside group gi */
-        double *dst = job->acc + item * n;
-        for (size_t r = 0; r < job->rows; r++) {
-            const float *a_row = job->a + (gi * job->rows + r) * k + kk;
-            const float *g = job->d_out + (gi * job->rows + r) * n;
+    for (size_t r0 = 0; r0 < job->rows; r0 += ROW_CHUNK) {
+        const size_t chunk = job->rows - r0 < ROW_CHUNK ? job->rows - r0 : ROW_CHUNK;
+        for (size_t item = begin; item < end;) {
+            const size_t gi = item / k, kk = item % k;
+            size_t count = end - item < 4 ? end - item : 4;
+            if (count > k - kk)
+                count = k - kk; /* stay inside group gi */
+            double *dst = job->acc + item * n;
+            const float *a = job->a + (gi * job->rows + r0) * k + kk;
+            const float *g = job->d_out + (gi * job->rows + r0) * n;
             if (count == 4) {
-                const double a0 = a_row[0], a1 = a_row[1], a2 = a_row[2], a3 = a_row[3];
-                double *d0 = dst, *d1 = dst + n, *d2 = dst + 2 * n, *d3 = dst + 3 * n;
-                for (size_t j = 0; j < n; j++) {
-                    const double gj = (double)g[j];
-                    d0[j] += a0 * gj;
-                    d1[j] += a1 * gj;
-                    d2[j] += a2 * gj;
-                    d3[j] += a3 * gj;
-                }
+                mg_ref_rank1_accumulate4(dst, n, n, a, k, g, n, chunk);
             } else {
-                for (size_t t = 0; t < count; t++) {
-                    const double av = a_row[t];
-                    double *d = dst + t * n;
-                    for (size_t j = 0; j < n; j++)
-                        d[j] += av * (double)g[j];
-                }
+                for (size_t r = 0; r < chunk; r++)
+                    for (size_t t = 0; t < count; t++) {
+                        const double av = a[r * k + t];
+                        double *d = dst + t * n;
+                        for (size_t j = 0; j < n; j++)
+                            d[j] += av * (double)g[r * n + j];
+                    }
             }
+            item += count;
         }
-        item += count;
     }
 }
 

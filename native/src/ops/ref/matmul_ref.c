@@ -29,7 +29,7 @@ typedef struct matmul_job {
 } matmul_job;
 
 #define COLUMN_BLOCK 64 /* outputs per work item: lets one-row products (decoding) spread over threads too */
-#define ROW_GROUP 4     /* rows per work item: each column is loaded once for four rows (mg_ref_dot4) */
+#define ROW_GROUP 4     /* rows per work item: each column is loaded once for four rows (mg_ref_dot4x2) */
 
 /* Work items [begin, end): item = (group of ROW_GROUP rows of the flattened [batch * m, n] output, block of
  * COLUMN_BLOCK columns). A group never spans two batches (their columns differ), so groups restart at each
@@ -47,16 +47,27 @@ static void matmul_items(size_t begin, size_t end, void *context)
         const size_t r0 = batch * job->m + i0;
         const float *a = job->a + r0 * job->k;
         const float *columns = job->columns + (job->b_broadcast ? 0 : batch * job->n * job->k);
-        for (size_t j = j0; j < j1; j++) {
-            double bias_j = job->bias.data ? mg_ref_param_at(job->bias, j) : 0.0;
-            double dots[ROW_GROUP];
-            if (rows == ROW_GROUP)
-                mg_ref_dot4(a, job->k, columns + j * job->k, job->k, dots);
-            else
+        /* A short group repeats its last row, an odd last column goes in with b_stride 0 (mg_ref_dot4x2); the
+         * repeats are computed and dropped. */
+        const float *a_rows[ROW_GROUP];
+        for (size_t r = 0; r < ROW_GROUP; r++)
+            a_rows[r] = a + (r < rows ? r : rows - 1) * job->k;
+        if (rows == 1) { /* one row (decoding): repeating it four times would cost more than a plain dot */
+            for (size_t j = j0; j < j1; j++) {
+                const double bias_j = job->bias.data ? mg_ref_param_at(job->bias, j) : 0.0;
+                job->out[r0 * job->n + j] = (float)(mg_ref_dot(a, columns + j * job->k, job->k) + bias_j);
+            }
+            continue;
+        }
+        for (size_t j = j0; j < j1; j += 2) {
+            const size_t cols = j + 2 <= j1 ? 2 : 1;
+            double dots[ROW_GROUP * 2];
+            mg_ref_dot4x2(a_rows, columns + j * job->k, cols == 2 ? job->k : 0, job->k, dots);
+            for (size_t c = 0; c < cols; c++) {
+                const double bias_j = job->bias.data ? mg_ref_param_at(job->bias, j + c) : 0.0;
                 for (size_t r = 0; r < rows; r++)
-                    dots[r] = mg_ref_dot(a + r * job->k, columns + j * job->k, job->k);
-            for (size_t r = 0; r < rows; r++)
-                job->out[(r0 + r) * job->n + j] = (float)(dots[r] + bias_j);
+                    job->out[(r0 + r) * job->n + j + c] = (float)(dots[r * 2 + c] + bias_j);
+            }
         }
     }
 }

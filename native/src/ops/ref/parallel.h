@@ -39,6 +39,21 @@ double mg_ref_dot(const float *a, const float *b, size_t n);
  * compute-bound instead of waiting on the cache. */
 void mg_ref_dot4(const float *a, size_t a_stride, const float *b, size_t n, double out[4]);
 
+/* The dot products of four rows a[0..3] with two rows of b (b, b + b_stride): out[r * 2 + c] =
+ * mg_ref_dot(a[r], b + c b_stride, n), bit for bit, about twice as fast as two mg_ref_dot4 calls on a CPU with
+ * AVX2 (dot_block.c). A block with fewer rows repeats one (a row pointer twice), fewer columns b_stride 0. */
+void mg_ref_dot4x2(const float *const a[4], const float *b, size_t b_stride, size_t n, double out[8]);
+
+/* For t < 4 and j < n: dst[t * dst_stride + j] += a[r * a_stride + t] * g[r * g_stride + j] summed over
+ * r = 0 .. rows-1 in that order (each product in double): four rows of a weight gradient, A^T G. */
+void mg_ref_rank1_accumulate4(double *dst, size_t dst_stride, size_t n, const float *a, size_t a_stride,
+                              const float *g, size_t g_stride, size_t rows);
+
+/* Tests: true makes mg_ref_dot4x2 and mg_ref_rank1_accumulate4 take their portable loops even where the AVX2
+ * ones could run (their results are the same bits either way; this is how that is checked). */
+#include <stdbool.h>
+void mg_ref_kernels_portable_only(bool portable);
+
 /* A conv1d weight [co, ci, kernel] (PyTorch's layout, f32 or f16) as f32 [co, kernel, ci], so that each tap's
  * input weights are contiguous; malloc'ed, NULL when out of memory. */
 #include "ops/ref/ref_ops.h"
