@@ -15,7 +15,7 @@ typedef struct generate_args {
     cli_common common;
     cli_text text;
     const char *model_path, *data_dir, *json_path, *classes;
-    size_t samples, points, per_class;
+    size_t samples, points, per_class, set_per_class; /* per_class 0: all of DIR; set_per_class 0: samples */
     double threshold;
     mg_generate_params params;
     cli_sampling_given given; /* sampling options on the command line; the rest are the model's */
@@ -36,7 +36,9 @@ static void usage(FILE *out)
             "--text-embedding gives every class the same text: for smoke tests only.\n"
             "  --samples N        samples per class (default 10)\n"
             "  --classes A,B      these classes only\n"
-            "  --per-class N      reference shapes per class from DIR (default 10)\n"
+            "  --per-class N      reference shapes per class for the nearest-class test (default: all in DIR)\n"
+            "  --set-per-class N  reference shapes per class for coverage, MMD, 1-NNA and spread (default: as many\n"
+            "                     as --samples, so that both sets are the same size and 50%% 1-NNA is ideal)\n"
             "  --points N         surface samples per mesh for the Chamfer distance (default 256)\n"
             "  --threshold T      F-score distance, unit-box coordinates (default 0.02)\n"
             "  --seed S           generation seed (default 0); also the sampling seed\n"
@@ -53,7 +55,6 @@ static int parse(int argc, char **argv, generate_args *a)
     a->params = mg_generate_default_params();
     a->samples = 10;
     a->points = 256;
-    a->per_class = 10;
     a->threshold = 0.02;
     for (int i = 1; i < argc; i++) {
         bool error = false;
@@ -80,7 +81,9 @@ static int parse(int argc, char **argv, generate_args *a)
         } else if (strcmp(arg, "--samples") == 0 && has_value) {
             rc = eval_parse_size(arg, argv[++i], 1, 4096, &a->samples);
         } else if (strcmp(arg, "--per-class") == 0 && has_value) {
-            rc = eval_parse_size(arg, argv[++i], 1, 100000, &a->per_class);
+            rc = eval_parse_size(arg, argv[++i], 1, 1000000, &a->per_class);
+        } else if (strcmp(arg, "--set-per-class") == 0 && has_value) {
+            rc = eval_parse_size(arg, argv[++i], 1, 1000000, &a->set_per_class);
         } else if (strcmp(arg, "--points") == 0 && has_value) {
             rc = eval_parse_size(arg, argv[++i], 1, 1000000, &a->points);
         } else if (strcmp(arg, "--seed") == 0 && has_value) {
@@ -157,15 +160,6 @@ static void shape_set_free(shape_set *s)
     free(s->meshes);
     free(s->class_of);
     memset(s, 0, sizeof *s);
-}
-
-static double chamfer(const mg_mesh *x, const mg_mesh *y, const generate_args *a)
-{
-    mg_mesh_distance d;
-    char error[256];
-    if (mg_mesh_compare(x, y, a->points, a->params.seed, a->threshold, &d, error, sizeof error) != MG_OK)
-        return INFINITY;
-    return d.chamfer;
 }
 
 /* Shapes closer than this (unit bounding boxes; a 128-bin cell is 0.008 wide) are the same shape: the same
@@ -250,7 +244,7 @@ static int run(generate_args *a, mg_dataset *set)
         size_t have = 0;
         for (size_t r = 0; r < refs.count; r++)
             have += refs.class_of[r] == k;
-        if (have >= a->per_class)
+        if (a->per_class && have >= a->per_class)
             continue;
         mg_mesh mesh;
         memset(&mesh, 0, sizeof mesh);
@@ -327,40 +321,57 @@ static int run(generate_args *a, mg_dataset *set)
             mg_mesh_free(&out[s]);
         }
     }
-    /* Distances: samples x references (nearest class, coverage, MMD), and within each set for 1-NNA. */
-    const size_t G = gens.count, R = refs.count;
-    double *gr = calloc(G * R + 1, sizeof *gr), *gg = calloc(G * G + 1, sizeof *gg), *rr = calloc(R * R + 1, sizeof *rr);
-    if (rc == 0 && (!gr || !gg || !rr)) {
+    /* Nearest class: each sample against every reference shape (a sparse reference set would call a sample of
+     * the right class nearer another class's shape for want of one of its own proportions). Coverage, MMD,
+     * 1-NNA and the reference spread: against the first set_per_class shapes of each class (default: as many
+     * as the samples, which 1-NNA's 50% ideal assumes). */
+    const size_t G = gens.count, R = refs.count, set_per_class = a->set_per_class ? a->set_per_class : S;
+    size_t *set_index = calloc(R + 1, sizeof *set_index), *taken = calloc(classes + 1, sizeof *taken), Rs = 0;
+    size_t *nearest = calloc(classes * classes + 1, sizeof *nearest); /* [prompted class, nearest shape's class] */
+    for (size_t r = 0; set_index && taken && r < R; r++)
+        if (taken[refs.class_of[r]]++ < set_per_class)
+            set_index[Rs++] = r;
+    shape_set set_refs = {calloc(Rs + 1, sizeof(mg_mesh)), calloc(Rs + 1, sizeof(size_t)), Rs};
+    double *g_all = calloc(G * R + 1, sizeof *g_all), *gr = calloc(G * Rs + 1, sizeof *gr);
+    double *gg = calloc(G * G + 1, sizeof *gg), *rr = calloc(Rs * Rs + 1, sizeof *rr);
+    if (rc == 0 && (!set_index || !taken || !nearest || !set_refs.meshes || !set_refs.class_of || !g_all || !gr || !gg || !rr)) {
         fprintf(stderr, "meshgpt: out of memory\n");
         rc = 1;
     }
-    if (rc == 0)
-        fprintf(stderr, "distances: %zu samples x %zu reference shapes\n", G, R);
+    for (size_t q = 0; rc == 0 && q < Rs; q++) {
+        set_refs.meshes[q] = refs.meshes[set_index[q]]; /* shared, freed with refs */
+        set_refs.class_of[q] = refs.class_of[set_index[q]];
+    }
+    if (rc == 0) {
+        fprintf(stderr, "distances: %zu samples x %zu reference shapes, and within %zu samples and %zu shapes\n", G,
+                R, G, Rs);
+        eval_distance_matrix(gens.meshes, G, refs.meshes, R, false, a->points, a->params.seed, a->threshold, g_all);
+        eval_distance_matrix(gens.meshes, G, gens.meshes, G, true, a->points, a->params.seed, a->threshold, gg);
+        eval_distance_matrix(set_refs.meshes, Rs, set_refs.meshes, Rs, true, a->points, a->params.seed, a->threshold,
+                             rr);
+    }
     for (size_t g = 0; rc == 0 && g < G; g++) {
         size_t best = 0;
-        for (size_t r = 0; r < R; r++) {
-            gr[g * R + r] = chamfer(&gens.meshes[g], &refs.meshes[r], a);
-            if (gr[g * R + r] < gr[g * R + best])
+        for (size_t r = 1; r < R; r++)
+            if (g_all[g * R + r] < g_all[g * R + best])
                 best = r;
-        }
         results[gens.class_of[g]].nearest_same += R > 0 && refs.class_of[best] == gens.class_of[g];
-        for (size_t h = g + 1; h < G; h++)
-            gg[g * G + h] = gg[h * G + g] = chamfer(&gens.meshes[g], &gens.meshes[h], a);
+        if (R > 0)
+            nearest[gens.class_of[g] * classes + refs.class_of[best]]++;
+        for (size_t q = 0; q < Rs; q++)
+            gr[g * Rs + q] = g_all[g * R + set_index[q]];
     }
-    for (size_t r = 0; rc == 0 && r < R; r++)
-        for (size_t q = r + 1; q < R; q++)
-            rr[r * R + q] = rr[q * R + r] = chamfer(&refs.meshes[r], &refs.meshes[q], a);
     for (size_t k = 0; rc == 0 && k < classes; k++) {
         class_result *r = &results[k];
         size_t reference_distinct = 0;
         rc = class_diversity(gg, gens.class_of, G, k, &r->spread, &r->distinct);
         if (rc == 0)
-            rc = class_diversity(rr, refs.class_of, R, k, &r->reference_spread, &reference_distinct);
+            rc = class_diversity(rr, set_refs.class_of, Rs, k, &r->reference_spread, &reference_distinct);
     }
     mg_set_metrics m = {NAN, NAN, NAN};
-    if (rc == 0 && G > 0 && R > 0) {
+    if (rc == 0 && G > 0 && Rs > 0) {
         char error[256];
-        mg_set_metrics_compute(gr, gg, rr, G, R, &m, error, sizeof error);
+        mg_set_metrics_compute(gr, gg, rr, G, Rs, &m, error, sizeof error);
     }
     if (rc == 0) {
         size_t samples = 0, valid = 0, watertight = 0, same = 0, faces = 0, empty = 0, distinct = 0, spread_classes = 0;
@@ -382,8 +393,21 @@ static int run(generate_args *a, mg_dataset *set)
         }
         const double mean_spread = spread_classes ? spread_sum / (double)spread_classes : NAN;
         print_row("all", samples, valid, watertight, same, faces, empty, distinct, mean_spread);
-        printf("against %zu reference shapes: coverage %.1f%%, MMD %.5f, 1-NNA %.1f%% (50%% is ideal)\n", R,
+        printf("nearest: among %zu reference shapes (%s)\n", R,
+               a->per_class ? "up to --per-class of each class" : "all of the data set's");
+        printf("against %zu reference shapes: coverage %.1f%%, MMD %.5f, 1-NNA %.1f%% (50%% is ideal)\n", Rs,
                100.0 * m.coverage, m.mmd, 100.0 * m.nna);
+        /* Where the misses went: which class's shape was nearest instead. */
+        bool any_miss = false;
+        for (size_t k = 0; k < classes; k++)
+            for (size_t c = 0; c < classes; c++)
+                if (c != k && nearest[k * classes + c]) {
+                    printf("%s %s -> %s %zu", any_miss ? "," : "nearest another class's shape:", names[k], names[c],
+                           nearest[k * classes + c]);
+                    any_miss = true;
+                }
+        if (any_miss)
+            printf("\n");
         if (!a->params.unconstrained)
             printf("ended by the validity constraint (no acceptable vertex left): %zu of %zu samples\n", refused,
                    samples);
@@ -397,9 +421,10 @@ static int run(generate_args *a, mg_dataset *set)
                 eval_json_string(json, a->model_path);
                 fprintf(json, ",\n  \"data\": ");
                 eval_json_string(json, a->data_dir);
-                fprintf(json, ",\n  \"samples_per_class\": %zu,\n  \"references\": %zu,\n  \"points\": %zu,\n"
-                              "  \"seed\": %llu,\n  \"sampling\": {\"temperature\": %g, \"cond_scale\": %g, "
-                              "\"vertex_reuse\": %g, \"constrained\": %s},\n  \"valid_share\": ", S, R, a->points,
+                fprintf(json, ",\n  \"samples_per_class\": %zu,\n  \"nearest_references\": %zu,\n  \"references\": %zu,\n"
+                              "  \"points\": %zu,\n  \"seed\": %llu,\n  \"sampling\": {\"temperature\": %g, "
+                              "\"cond_scale\": %g, \"vertex_reuse\": %g, \"constrained\": %s},\n  \"valid_share\": ",
+                        S, R, Rs, a->points,
                         (unsigned long long)a->params.seed, (double)a->params.temperature,
                         (double)a->params.cond_scale, (double)a->params.vertex_reuse,
                         a->params.unconstrained ? "false" : "true");
@@ -431,7 +456,14 @@ static int run(generate_args *a, mg_dataset *set)
                     eval_json_number(json, r->reference_spread);
                     fprintf(json, ", \"spread\": ");
                     eval_json_number(json, spread_ratio(r->spread, r->reference_spread));
-                    fprintf(json, "}%s\n", k + 1 < classes ? "," : "");
+                    fprintf(json, ", \"nearest_class\": {");
+                    for (size_t c = 0, listed = 0; c < classes; c++)
+                        if (nearest[k * classes + c]) {
+                            fprintf(json, "%s", listed++ ? ", " : "");
+                            eval_json_string(json, names[c]);
+                            fprintf(json, ": %zu", nearest[k * classes + c]);
+                        }
+                    fprintf(json, "}}%s\n", k + 1 < classes ? "," : "");
                 }
                 fprintf(json, "  ]\n}\n");
                 if (fclose(json) != 0) {
@@ -441,7 +473,8 @@ static int run(generate_args *a, mg_dataset *set)
             }
         }
     }
-    free(gr), free(gg), free(rr);
+    free(g_all), free(gr), free(gg), free(rr), free(set_index), free(taken), free(nearest);
+    free(set_refs.meshes), free(set_refs.class_of); /* its meshes are refs' */
     free(out);
     free(ends);
     shape_set_free(&gens);

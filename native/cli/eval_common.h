@@ -21,5 +21,10 @@ void eval_json_number(FILE *out, double value);
 int eval_parse_size(const char *option, const char *text, size_t lo, size_t hi, size_t *out);
 int eval_parse_double(const char *option, const char *text, double lo, double hi, double *out);
 void eval_print_validity_json(FILE *out, const mg_mesh_validity *v);
+/* out[r * col_count + c]: the Chamfer distance of rows[r] and cols[c] (mg_mesh_compare; infinity where it
+ * fails), on up to MESHGPT_CPU_THREADS threads (default: the cores). symmetric: rows and cols are one list,
+ * and only pairs r < c are measured (the diagonal is 0). */
+void eval_distance_matrix(const mg_mesh *rows, size_t row_count, const mg_mesh *cols, size_t col_count,
+                          bool symmetric, size_t points, uint64_t seed, double threshold, double *out);
 
 #endif

@@ -45,12 +45,41 @@ echo "$out"
 [[ "$out" == *"all "*" 6 "* ]] || fail "eval tokenizer printed: $out"
 grep -q '"total": {"class": "all", "meshes": 6' "$work/tok.json" || fail "tok.json lacks the total of 6 meshes"
 
-# eval generate: 2 samples of 3 faces for two classes (the fixture's embedding stands in for prompts).
+# eval generate: 2 samples of 3 faces for two classes (the fixture's embedding stands in for prompts). The set
+# has 2 shapes of each class: the nearest class is sought among all 4, the set metrics use 2 per class too.
 out=$("$cli" eval generate -m "$model" --data "$work/set" --text-embedding "$fixture/cases/text_embeds.npy" \
-    --classes cube,chair --samples 2 --max-faces 3 --per-class 2 --points 64 -d cpu --json "$work/gen.json") ||
+    --classes cube,chair --samples 2 --max-faces 3 --points 64 -d cpu --json "$work/gen.json") ||
     fail "eval generate exited with $?"
 echo "$out"
+[[ "$out" == *"nearest: among 4 reference shapes (all of the data set's)"* ]] || fail "eval generate printed: $out"
 [[ "$out" == *"against 4 reference shapes: coverage"* ]] || fail "eval generate printed: $out"
+grep -q '"nearest_references": 4,' "$work/gen.json" || fail "gen.json lacks nearest_references"
+grep -q '"references": 4,' "$work/gen.json" || fail "gen.json lacks references"
+# Each class's nearest-class counts add up to its non-empty samples, its own class's count is nearest_same_class,
+# and every miss is listed on the "nearest another class's shape" line.
+grep -oE '"class": "[a-z_]+", "samples": [0-9]+.*' "$work/gen.json" | while read -r line; do
+    class=$(echo "$line" | sed -E 's/"class": "([a-z_]+)".*/\1/')
+    samples=$(echo "$line" | sed -E 's/.*"samples": ([0-9]+).*/\1/')
+    empty=$(echo "$line" | sed -E 's/.*"empty": ([0-9]+).*/\1/')
+    same=$(echo "$line" | sed -E 's/.*"nearest_same_class": ([0-9]+).*/\1/')
+    counts=$(echo "$line" | sed -E 's/.*"nearest_class": \{([^}]*)\}.*/\1/')
+    total=0 own=0
+    for pair in $(echo "$counts" | tr -d ' "' | tr ',' ' '); do
+        total=$((total + ${pair#*:}))
+        [ "${pair%%:*}" = "$class" ] && own=${pair#*:}
+        [ "${pair%%:*}" = "$class" ] || [[ "$out" == *"$class -> ${pair%%:*} ${pair#*:}"* ]] ||
+            fail "the miss $class -> $pair is not printed: $out"
+    done
+    [ "$total" = $((samples - empty)) ] || fail "$class: nearest-class counts add up to $total, not $((samples - empty))"
+    [ "$own" = "$same" ] || fail "$class: its own count $own is not nearest_same_class $same"
+done || exit 1
+# Fewer references of each kind: one per class for the nearest class, one for the set metrics.
+out=$("$cli" eval generate -m "$model" --data "$work/set" --text-embedding "$fixture/cases/text_embeds.npy" \
+    --classes cube,chair --samples 2 --max-faces 3 --per-class 1 --set-per-class 1 --points 64 -d cpu) ||
+    fail "eval generate --per-class 1 --set-per-class 1 exited with $?"
+[[ "$out" == *"nearest: among 2 reference shapes (up to --per-class of each class)"* ]] ||
+    fail "eval generate --per-class 1 printed: $out"
+[[ "$out" == *"against 2 reference shapes: coverage"* ]] || fail "eval generate --set-per-class 1 printed: $out"
 grep -q '"samples_per_class": 2' "$work/gen.json" || fail "gen.json lacks samples_per_class"
 grep -q '"sampling": {"temperature": 1, "cond_scale": 1, "vertex_reuse": 1, "constrained": true}' "$work/gen.json" ||
     fail "gen.json lacks the default sampling settings: $(grep sampling "$work/gen.json")"
