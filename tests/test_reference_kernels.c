@@ -1,7 +1,7 @@
 /* The CPU reference's blocked matmul kernels (ops/ref/dot_block.c) against plain loops written here, bit for bit:
  * the blocks only regroup work, so every sum must add the same terms in the same order as a one-at-a-time loop
  * (four interleaved partial sums for a dot product, rows in order for a weight gradient). Each case runs with the
- * AVX2 kernels (where the CPU has them) and with the portable loops. */
+ * widest kernels the CPU has, with the AVX2 ones at most and with the portable loops. */
 #include "ops/ref/grad_ref.h"
 #include "ops/ref/parallel.h"
 #include "ops/ref/ref_ops.h"
@@ -31,13 +31,13 @@ static float *random_values(size_t count, uint32_t seed)
     return v;
 }
 
-static void for_both_kernels(void (*check)(void))
+static void for_each_kernel_set(void (*check)(void))
 {
-    mg_ref_kernels_portable_only(false);
-    check();
-    mg_ref_kernels_portable_only(true);
-    check();
-    mg_ref_kernels_portable_only(false);
+    for (int limit = MG_REF_KERNELS_BEST; limit <= MG_REF_KERNELS_PORTABLE; limit++) {
+        mg_ref_kernels_limit((mg_ref_kernel_set)limit);
+        check();
+    }
+    mg_ref_kernels_limit(MG_REF_KERNELS_BEST);
 }
 
 static void check_dot4x2(void)
@@ -67,7 +67,43 @@ static void check_dot4x2(void)
 
 Test(reference_kernels, dot4x2_equals_one_dot_at_a_time)
 {
-    for_both_kernels(check_dot4x2);
+    for_each_kernel_set(check_dot4x2);
+}
+
+static void check_packed(void)
+{
+    static const size_t lengths[] = {0, 3, 4, 5, 8, 19, 64, 130};
+    for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+        const size_t k = lengths[li], n = 5; /* five columns: two pairs and an odd one paired with itself */
+        float *a = random_values(4 * k, 31 + (uint32_t)k), *columns = random_values(n * k, 37 + (uint32_t)k);
+        double *pairs = malloc((mg_ref_packed_pairs_size(n, k) + 1) * sizeof *pairs);
+        double *rows_packed = malloc((k / 4 * 16 + 1) * sizeof *rows_packed);
+        cr_assert(pairs && rows_packed);
+        const float *rows[4] = {a + 3 * k, a, a + 2 * k, a + k};
+        mg_ref_pack_pairs(columns, n, k, pairs);
+        mg_ref_pack_rows4(rows, k, rows_packed);
+        const size_t pair_doubles = k / 4 * 8;
+        /* Pairs (0, 1) and (2, 3), then (4, 4) with itself. */
+        const double *pair_sets[2][2] = {{pairs, pairs + pair_doubles}, {pairs + 2 * pair_doubles, pairs + 2 * pair_doubles}};
+        const float *column_sets[2][4] = {{columns, columns + k, columns + 2 * k, columns + 3 * k},
+                                          {columns + 4 * k, columns + 4 * k, columns + 4 * k, columns + 4 * k}};
+        for (size_t set = 0; set < 2; set++) {
+            double out[16];
+            mg_ref_dot_packed4x4(rows_packed, pair_sets[set], rows, column_sets[set], k, out);
+            for (size_t r = 0; r < 4; r++)
+                for (size_t c = 0; c < 4; c++) {
+                    const double want = plain_dot(rows[r], column_sets[set][c], k);
+                    cr_expect(memcmp(&out[r * 4 + c], &want, sizeof want) == 0,
+                              "k %zu set %zu row %zu column %zu: %.17g, want %.17g", k, set, r, c, out[r * 4 + c], want);
+                }
+        }
+        free(a), free(columns), free(pairs), free(rows_packed);
+    }
+}
+
+Test(reference_kernels, packed_dot_equals_one_dot_at_a_time)
+{
+    for_each_kernel_set(check_packed);
 }
 
 static void check_rank1(void)
@@ -94,16 +130,17 @@ static void check_rank1(void)
 
 Test(reference_kernels, rank1_accumulate_adds_rows_in_order)
 {
-    for_both_kernels(check_rank1);
+    for_each_kernel_set(check_rank1);
 }
 
 #define F32(ptr) ((mg_ref_param){(ptr), false})
 
-/* Shapes around the blocks' edges: rows 1 to 9 (groups of 4 and the remainders), odd and even widths, lengths
- * with and without a tail, and two batches with their own B. Forward and backward against plain loops. */
+/* Shapes around the blocks' edges: rows 1 to 13 (groups of 4 and the remainders; from 8 rows the columns are
+ * packed), widths around pairs, fours and the 64-column block, lengths with and without a tail, and two batches
+ * with their own B. Forward and backward against plain loops. */
 static void check_matmul(void)
 {
-    static const size_t ms[] = {1, 2, 3, 4, 5, 7, 9}, ns[] = {1, 2, 3, 5}, ks[] = {1, 3, 4, 7, 33};
+    static const size_t ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 13}, ns[] = {1, 2, 3, 5, 6, 67}, ks[] = {1, 3, 4, 7, 33, 64};
     const size_t batch = 2;
     for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
         for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
@@ -152,5 +189,5 @@ static void check_matmul(void)
 
 Test(reference_kernels, matmul_and_backward_equal_plain_loops)
 {
-    for_both_kernels(check_matmul);
+    for_each_kernel_set(check_matmul);
 }

@@ -49,10 +49,23 @@ void mg_ref_dot4x2(const float *const a[4], const float *b, size_t b_stride, siz
 void mg_ref_rank1_accumulate4(double *dst, size_t dst_stride, size_t n, const float *a, size_t a_stride,
                               const float *g, size_t g_stride, size_t rows);
 
-/* Tests: true makes mg_ref_dot4x2 and mg_ref_rank1_accumulate4 take their portable loops even where the AVX2
- * ones could run (their results are the same bits either way; this is how that is checked). */
-#include <stdbool.h>
-void mg_ref_kernels_portable_only(bool portable);
+/* Packed operands (dot_block.c), for products that reuse each side many times: both sides converted to double
+ * once, in whole blocks of 4 along the dot product's length k.
+ * mg_ref_pack_pairs: n columns (rows of B^T, length k, contiguous) as (n + 1) / 2 pairs of
+ * mg_ref_packed_pairs_size(n, k) / ((n + 1) / 2) doubles, pair q = columns 2q and 2q + 1 (an odd last column
+ * with itself). mg_ref_pack_rows4: four rows a[r] (length k) for one call's a_packed, (k / 4) * 16 doubles.
+ * mg_ref_dot_packed4x4: out[r * 4 + c] = mg_ref_dot(a[r], b[c], k), bit for bit, where pairs[0] holds the
+ * columns b[0], b[1] and pairs[1] b[2], b[3] (the float rows give the tail). */
+size_t mg_ref_packed_pairs_size(size_t n, size_t k);
+void mg_ref_pack_pairs(const float *columns, size_t n, size_t k, double *dst);
+void mg_ref_pack_rows4(const float *const a[4], size_t k, double *dst);
+void mg_ref_dot_packed4x4(const double *a_packed, const double *const pairs[2], const float *const a[4],
+                          const float *const b[4], size_t k, double out[16]);
+
+/* Tests: the widest instructions the kernels of dot_block.c may use (default: the best the CPU has). Their
+ * results are the same bits whichever runs; this is how that is checked. */
+typedef enum mg_ref_kernel_set { MG_REF_KERNELS_BEST, MG_REF_KERNELS_AVX2, MG_REF_KERNELS_PORTABLE } mg_ref_kernel_set;
+void mg_ref_kernels_limit(mg_ref_kernel_set limit);
 
 /* A conv1d weight [co, ci, kernel] (PyTorch's layout, f32 or f16) as f32 [co, kernel, ci], so that each tap's
  * input weights are contiguous; malloc'ed, NULL when out of memory. */
