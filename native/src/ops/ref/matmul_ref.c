@@ -62,7 +62,7 @@ static void matmul_items(size_t begin, size_t end, void *context)
         if (a_packed) {
             mg_ref_pack_rows4(a_rows, job->k, a_packed);
             const double *packed = job->packed + (job->b_broadcast ? 0 : batch * job->packed_size);
-            const size_t pair_size = job->packed_size / ((job->n + 1) / 2);
+            const size_t pair_size = job->k / 4 * 8; /* doubles per pair (mg_ref_pack_pairs) */
             for (size_t j = j0; j < j1; j += 4) {
                 /* Columns past n repeat the last pair and the last column; their outputs are dropped. */
                 const size_t q0 = j / 2, q1 = j + 2 < job->n ? q0 + 1 : q0;
